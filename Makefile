@@ -1,0 +1,46 @@
+# Invites: `make run` serves the app, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-dev migrate clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Invites needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Apply migrations to DATABASE_URL (default: the SQLite file under instance/).
+migrate: install
+	INVITES_ENV=development $(BIN)/flask --app app db upgrade
+
+## Development server on http://127.0.0.1:5000
+run: migrate
+	INVITES_ENV=development $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+## The whole suite. Under CI=true: once on SQLite, once on PostgreSQL (PG_TEST_URL).
+test: install-dev
+ifeq ($(CI),true)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+else
+	$(BIN)/python -m pytest
+endif
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,68 @@
+"""Invites: companies hand out invitation codes and links; people join through them."""
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import api, auth, cli, companies, dashboard, errors, invite_links
+from .config import load_config
+from .extensions import csrf, db, limiter, login_manager, migrate
+from .tenancy import current_membership
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults and environment, then ``test_config`` on top."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.update(PASSWORD_HASH_METHOD="scrypt")
+    if test_config is None or "SECRET_KEY" not in test_config:
+        app.config.update(load_config(app.instance_path))
+    if test_config is not None:
+        app.config.update(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Concurrent writers wait for the lock (up to 30 s) instead of failing.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault(
+            "connect_args", {"timeout": 30}
+        )
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.context_processor(lambda: {"current_membership": current_membership})
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(companies.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(invite_links.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    cli.register(app)
+
+    @app.get("/")
+    def index():
+        """The landing page: what Invites is, or where a signed-in user goes next."""
+        return render_template("index.html")
+
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """SQLite: WAL so readers never wait for a writer, and foreign keys enforced."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

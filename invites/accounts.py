@@ -1,0 +1,232 @@
+"""Accounts, companies and memberships: the rules the auth and company pages share."""
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import audit
+from .extensions import db
+from .models import Company, Membership, Role, User
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 200
+NAME_MAX_LENGTH = 100
+COMPANY_NAME_MAX_LENGTH = 100
+
+EMAIL_TAKEN = "An account with this email already exists. Log in instead."
+EMAIL_INVALID = "Enter a valid email address."
+PASSWORD_INVALID = (
+    f"Use a password of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters."
+)
+LOGIN_FAILED = "Invalid email or password."
+LAST_OWNER = "A company always keeps an owner: make someone else owner first."
+
+
+class AccountError(Exception):
+    """Bad input or a refused change; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(errors.values()))
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare without case and surrounding spaces; stored that way too."""
+    return email.strip().lower()
+
+
+def check_email(raw: object) -> str:
+    """A normalised, syntactically valid email, or ``AccountError``."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 254:
+        raise AccountError({"email": EMAIL_INVALID})
+    try:
+        validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise AccountError({"email": EMAIL_INVALID}) from None
+    return normalise_email(raw)
+
+
+def check_password(raw: object) -> str:
+    if not isinstance(raw, str) or not PASSWORD_MIN_LENGTH <= len(raw) <= PASSWORD_MAX_LENGTH:
+        raise AccountError({"password": PASSWORD_INVALID})
+    return raw
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.execute(
+        select(User).where(User.email == normalise_email(email))
+    ).scalar_one_or_none()
+
+
+def find_company_by_name(name: str) -> list[Company]:
+    return list(db.session.execute(select(Company).where(Company.name == name)).scalars())
+
+
+def create_account(
+    email: str,
+    password: str,
+    name: str,
+    company_name: str | None = None,
+    role: Role = Role.OWNER,
+    company: Company | None = None,
+) -> User:
+    """Create a user, and optionally a company they own (or join ``company`` with ``role``).
+
+    Raises ``AccountError`` for bad input or an email that is taken; stores nothing then.
+    """
+    errors: dict[str, str] = {}
+    try:
+        email = check_email(email)
+    except AccountError as exc:
+        errors.update(exc.errors)
+    try:
+        check_password(password)
+    except AccountError as exc:
+        errors.update(exc.errors)
+    name = (name or "").strip()
+    if not name or len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
+    company_name = (company_name or "").strip() or None
+    if company_name is not None and len(company_name) > COMPANY_NAME_MAX_LENGTH:
+        errors["company_name"] = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
+    if not errors and find_user_by_email(email) is not None:
+        errors["email"] = EMAIL_TAKEN
+    if errors:
+        raise AccountError(errors)
+
+    user = User(email=email, name=name, password_hash=hash_password(password))
+    db.session.add(user)
+    if company is None and company_name is not None:
+        company = Company(name=company_name)
+        db.session.add(company)
+    if company is not None:
+        db.session.add(Membership(user=user, company=company, role=role.value))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two sign-ups with one email at the same instant: the UNIQUE decides.
+        db.session.rollback()
+        raise AccountError({"email": EMAIL_TAKEN}) from None
+    return user
+
+
+# A hash of a random password, so that an unknown email costs as much as a wrong password.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def authenticate(email: object, password: object) -> User | None:
+    """The user with these credentials, or None; the same work either way."""
+    if not isinstance(email, str) or not isinstance(password, str):
+        return None
+    if len(email) > 254 or len(password) > PASSWORD_MAX_LENGTH:
+        return None
+    user = find_user_by_email(email)
+    if user is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in _DUMMY_HASH:
+            _DUMMY_HASH[method] = generate_password_hash("x" * 16, method=method)
+        check_password_hash(_DUMMY_HASH[method], password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+# --- memberships -------------------------------------------------------------
+
+
+def memberships_of(user_id: int) -> list[Membership]:
+    """A user's memberships with their companies, by company name."""
+    return list(
+        db.session.execute(
+            select(Membership)
+            .join(Membership.company)
+            .where(Membership.user_id == user_id)
+            .order_by(Company.name, Company.id)
+        ).scalars()
+    )
+
+
+def members_of(company_id: int) -> list[Membership]:
+    """A company's memberships with their users, oldest first."""
+    return list(
+        db.session.execute(
+            select(Membership)
+            .join(Membership.user)
+            .where(Membership.company_id == company_id)
+            .order_by(Membership.created_at, Membership.id)
+        ).scalars()
+    )
+
+
+def _other_owners_exist(company_id: int, membership_id: int):
+    return (
+        select(func.count(Membership.id))
+        .where(
+            Membership.company_id == company_id,
+            Membership.role == Role.OWNER.value,
+            Membership.id != membership_id,
+        )
+        .scalar_subquery()
+        > 0
+    )
+
+
+def _lock_company(company_id: int) -> None:
+    """Serialise membership changes of one company (PostgreSQL; SQLite writes are serial)."""
+    db.session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
+
+
+def change_role(membership: Membership, role: Role, actor: User) -> Membership:
+    """Set a member's role; an owner can lose the role only while another owner remains."""
+    _lock_company(membership.company_id)
+    result = db.session.execute(
+        update(Membership)
+        .where(
+            Membership.id == membership.id,
+            (Membership.role != Role.OWNER.value)
+            | _other_owners_exist(membership.company_id, membership.id),
+        )
+        .values(role=role.value)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise AccountError({"role": LAST_OWNER})
+    audit.record(
+        audit.Action.ROLE_CHANGE,
+        company_id=membership.company_id,
+        actor_id=actor.id,
+        subject_user_id=membership.user_id,
+        detail=role.value,
+    )
+    db.session.commit()
+    db.session.refresh(membership)
+    return membership
+
+
+def remove_member(membership: Membership, actor: User) -> None:
+    """Remove a member; the last owner cannot be removed."""
+    company_id, user_id = membership.company_id, membership.user_id
+    _lock_company(company_id)
+    result = db.session.execute(
+        Membership.__table__.delete().where(
+            Membership.id == membership.id,
+            (Membership.role != Role.OWNER.value) | _other_owners_exist(company_id, membership.id),
+        )
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise AccountError({"role": LAST_OWNER})
+    audit.record(
+        audit.Action.MEMBER_REMOVE,
+        company_id=company_id,
+        actor_id=actor.id,
+        subject_user_id=user_id,
+    )
+    db.session.commit()

@@ -1,0 +1,6 @@
+"""JSON endpoints under ``/api``."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")

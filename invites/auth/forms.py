@@ -1,0 +1,61 @@
+"""Forms for registering and logging in."""
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
+
+from ..accounts import (
+    COMPANY_NAME_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PASSWORD_INVALID,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+)
+
+
+def strip(value):
+    """People paste emails and names with spaces around them."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired("Enter your email."), Length(max=254)], filters=[strip])
+    password = PasswordField(
+        "Password", validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX_LENGTH)]
+    )
+    next = HiddenField()
+
+
+class RegisterForm(FlaskForm):
+    name = StringField(
+        "Your name",
+        validators=[InputRequired("Enter your name."), Length(max=NAME_MAX_LENGTH)],
+        filters=[strip],
+        render_kw={"autocomplete": "name"},
+    )
+    email = EmailField(
+        "Email",
+        validators=[InputRequired("Enter your email."), Email("Enter a valid email address."), Length(max=254)],
+        filters=[strip],
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            InputRequired("Choose a password."),
+            Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH, message=PASSWORD_INVALID),
+        ],
+        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat password",
+        validators=[InputRequired("Repeat your password."), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    company_name = StringField(
+        "Company name (optional)",
+        validators=[Optional(), Length(max=COMPANY_NAME_MAX_LENGTH)],
+        filters=[strip],
+        description="Create a company and become its owner. Leave empty if you are joining one through an invitation.",
+    )
+    next = HiddenField()

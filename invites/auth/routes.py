@@ -1,0 +1,106 @@
+"""Register, log in and log out."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from .. import accounts
+from ..extensions import db, login_manager
+from ..models import User
+from ..tenancy import SESSION_KEY
+from .forms import LoginForm, RegisterForm
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to continue."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: the user behind the session's id."""
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None.
+
+    Refuses anything a browser could read as another host: ``//host``,
+    ``/\\host`` (browsers treat ``\\`` as ``/``), ``https:host``, and any
+    control character or leading space that browsers strip.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _after_login() -> str:
+    """Where to go after logging in or registering: ``next`` if safe, else the dashboard."""
+    return safe_next(request.values.get("next")) or url_for("dashboard.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with email and password; one message for any wrong credentials."""
+    if current_user.is_authenticated:
+        return redirect(_after_login())
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_after_login())
+        form.form_errors.append(accounts.LOGIN_FAILED)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Create an account, and a company if a name is given."""
+    if current_user.is_authenticated:
+        return redirect(_after_login())
+    form = RegisterForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"))
+        form.email.data = request.args.get("email", "")[:254] or None
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_account(
+                email=form.email.data,
+                password=form.password.data,
+                name=form.name.data,
+                company_name=form.company_name.data,
+            )
+        except accounts.AccountError as exc:
+            for field, message in exc.errors.items():
+                getattr(form, field).errors.append(message)
+        else:
+            login_user(user)
+            flash(f"Welcome to Invites, {user.name}.", "success")
+            return redirect(_after_login())
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out (a POST, so a link elsewhere cannot do it) and go to ``next`` or home."""
+    logout_user()
+    session.pop(SESSION_KEY, None)
+    flash("You have been logged out.", "info")
+    return redirect(safe_next(request.form.get("next")) or url_for("index"))

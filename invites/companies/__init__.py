@@ -1,0 +1,4 @@
+"""Companies: members, roles, and switching between companies."""
+from .routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,79 @@
+"""The members page, role changes, removals, and the company switcher."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from .. import accounts
+from ..auth.routes import safe_next
+from ..extensions import db
+from ..models import Membership, Role
+from ..tenancy import current_membership, owner_required, role_required, switch_company
+from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
+
+bp = Blueprint("companies", __name__, url_prefix="/company")
+
+
+def _member_or_404(membership_id: int) -> Membership:
+    """A membership of the current company; 404 for any other."""
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.company_id != current_membership().company_id:
+        abort(404)
+    return membership
+
+
+@bp.get("/members")
+@role_required(Role.OWNER, Role.ADMIN, Role.MEMBER)
+def members():
+    """Everyone in the current company: name, email, role, joined."""
+    membership = current_membership()
+    return render_template(
+        "companies/members.html",
+        members=accounts.members_of(membership.company_id),
+    )
+
+
+@bp.post("/members/<int:membership_id>/role")
+@owner_required
+def change_role(membership_id: int):
+    """The owner makes a member an admin, or back."""
+    target = _member_or_404(membership_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose Admin or Member.", "error")
+    else:
+        try:
+            accounts.change_role(target, Role(form.role.data), current_user)
+        except accounts.AccountError as exc:
+            flash(exc.errors["role"], "error")
+        else:
+            flash(f"{target.user.name} is now {form.role.data.lower()}.", "success")
+    return redirect(url_for(".members"))
+
+
+@bp.post("/members/<int:membership_id>/remove")
+@owner_required
+def remove(membership_id: int):
+    """The owner removes a member from the company."""
+    target = _member_or_404(membership_id)
+    name = target.user.name
+    if RemoveMemberForm().validate_on_submit():
+        try:
+            accounts.remove_member(target, current_user)
+        except accounts.AccountError as exc:
+            flash(exc.errors["role"], "error")
+        else:
+            flash(f"{name} was removed.", "success")
+    return redirect(url_for(".members"))
+
+
+@bp.post("/switch")
+@login_required
+def switch():
+    """Make another of the user's companies the current one."""
+    form = SwitchCompanyForm()
+    if form.validate_on_submit() and switch_company(form.company_id.data):
+        flash(f"Switched to {current_membership().company.name}.", "info")
+    else:
+        flash("You are not a member of that company.", "error")
+    return redirect(safe_next(form.next.data) or url_for("dashboard.home"))

@@ -1,0 +1,76 @@
+"""Configuration: defaults here, overridden by the environment, then by tests."""
+import os
+import secrets
+from pathlib import Path
+
+
+def _flag(name: str, default: bool) -> bool:
+    """Read a boolean environment variable (``false``/``0``/``no``/``off`` are false)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _database_url(instance_path: Path) -> str:
+    """``DATABASE_URL``, with a plain ``postgresql://`` URL mapped to psycopg 3."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance_path / 'invites.sqlite3'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _development_secret(instance_path: Path) -> str:
+    """A secret generated once per checkout and kept under ``instance/``."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the configuration mapping from the environment.
+
+    ``INVITES_ENV`` is ``production`` unless set to ``development`` (the
+    ``.flaskenv`` of a checkout does that for the ``flask`` command), so a
+    server started without it is strict: it needs ``SECRET_KEY`` and sends
+    cookies only over HTTPS.
+    """
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    development = os.environ.get("INVITES_ENV", "production").strip().lower() == "development"
+
+    secret_key = os.environ.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if not development:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or set INVITES_ENV=development to use a generated one."
+            )
+        secret_key = _development_secret(instance)
+
+    redis_url = os.environ.get("REDIS_URL", "").strip() or None
+    return {
+        "INVITES_ENV": "development" if development else "production",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance),
+        "REDIS_URL": redis_url,
+        # Flask-Limiter's keys: Redis shares the counters between processes and hosts.
+        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not development,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": not development,
+        # Forms have no time limit of their own; the session's CSRF secret is enough.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "INVITATIONS_PER_PAGE": 50,
+    }

@@ -1,0 +1,215 @@
+"""The database schema: accounts, companies, memberships, invitations, redemptions, audit.
+
+The database enforces the invariants as well as the code: CHECK constraints on
+counters and enumerations, UNIQUE on emails, codes, memberships and redemptions,
+and foreign keys everywhere a row points at another.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and
+    marked as UTC on the way out; PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use utcnow() or an aware value")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Role(str, enum.Enum):
+    """A member's role in a company."""
+
+    OWNER = "OWNER"
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+    @property
+    def manages_invitations(self) -> bool:
+        return self in (Role.OWNER, Role.ADMIN)
+
+
+class InvitationStatus(str, enum.Enum):
+    """The stored status; REVOKED and EXPIRED are derived (see ``invitations.state``)."""
+
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+
+
+class User(UserMixin, db.Model):
+    """Someone who can sign in. Emails are stored lower-cased, so UNIQUE ignores case."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="user_email_lowercase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class Company(db.Model):
+    """A company that people join through invitations."""
+
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="company")
+
+
+class Membership(db.Model):
+    """A user's place in a company, with a role; one per user per company."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "company_id"),
+        CheckConstraint("role IN ('OWNER', 'ADMIN', 'MEMBER')", name="membership_role"),
+        Index(None, "company_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    company: Mapped[Company] = relationship(back_populates="memberships")
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class Invitation(db.Model):
+    """An invitation code to a company, usable ``max_uses`` times until it expires.
+
+    ``used_count`` only ever moves through the conditional UPDATE in
+    ``invitations.accept``; the CHECK constraints keep it within bounds even
+    if some other code tried.
+    """
+
+    __tablename__ = "company_invitations"
+    __table_args__ = (
+        CheckConstraint("max_uses >= 1 AND max_uses <= 100", name="invitation_max_uses"),
+        CheckConstraint("used_count >= 0 AND used_count <= max_uses", name="invitation_used_count"),
+        CheckConstraint("status IN ('PENDING', 'ACCEPTED')", name="invitation_status"),
+        Index("idx_invitation_created_by", "created_by"),
+        Index(
+            "idx_invitation_revoked",
+            "revoked_at",
+            sqlite_where=text("revoked_at IS NOT NULL"),
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
+        # The dashboard lists a company's invitations newest first.
+        Index(None, "company_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(10), default=InvitationStatus.PENDING.value)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    max_uses: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    used_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    company: Mapped[Company] = relationship()
+    creator: Mapped[User] = relationship(foreign_keys=[created_by])
+
+
+class Redemption(db.Model):
+    """One use of an invitation: who joined through it, and when."""
+
+    __tablename__ = "invitation_redemptions"
+    __table_args__ = (UniqueConstraint("invitation_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("company_invitations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did what to which invitation or member, and when."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index(None, "company_id", "created_at"),
+        Index(None, "invitation_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("company_invitations.id", ondelete="CASCADE")
+    )
+    subject_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
+    invitation: Mapped[Invitation | None] = relationship()

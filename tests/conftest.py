@@ -1,0 +1,197 @@
+"""Shared fixtures: ``app``, ``client``, ``runner``, ``auth`` and data factories.
+
+The suite runs on one database per pass: SQLite (a temporary file) by default,
+PostgreSQL when ``TEST_DATABASE_URL`` is set. ``make test`` under ``CI=true``
+runs both passes. Tests marked ``postgresql`` need the PostgreSQL pass: outside
+CI they skip with the reason shown; under CI they are deselected from the
+SQLite pass because the PostgreSQL pass runs them. Tests marked ``sqlite`` run
+only in the SQLite pass.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from invites import create_app
+from invites import accounts
+from invites.extensions import db
+from invites.models import Company, Membership, Role, User
+
+CI = os.environ.get("CI", "").strip().lower() == "true"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
+BACKEND = "postgresql" if TEST_DATABASE_URL else "sqlite"
+PASSWORD = "correct horse battery"
+PG_HINT = "set TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_report_header(config):
+    return f"database backend: {BACKEND}" + (f" ({TEST_DATABASE_URL})" if TEST_DATABASE_URL else "")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Route backend-specific tests to their pass (see the module docstring)."""
+    keep, dropped = [], []
+    for item in items:
+        if "postgresql" in item.keywords and BACKEND != "postgresql":
+            if CI:
+                dropped.append(item)
+                continue
+            item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL: {PG_HINT}"))
+        if "sqlite" in item.keywords and BACKEND != "sqlite":
+            dropped.append(item)
+            continue
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def base_config(database_url: str) -> dict:
+    """The configuration every test app starts from."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "INVITES_ENV": "development",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "REDIS_URL": None,
+        "PUBLIC_URL": None,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "INVITATIONS_PER_PAGE": 50,
+        # A cheap hash keeps user factories fast; production uses scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+
+
+def reset_postgres_schema(url: str) -> None:
+    """Drop everything in the test database: each pass starts on a clean schema."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {url} is unreachable: {exc.orig}", pytrace=False)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A database migrated to head once per test session."""
+    if BACKEND == "postgresql":
+        url = TEST_DATABASE_URL
+        reset_postgres_schema(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    app = create_app(base_config(url))
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+        db.engine.dispose()
+    return url
+
+
+def _empty_all_tables() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in tables)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(database_url):
+    """A fresh app on the session's database, emptied after each test."""
+    app = create_app(base_config(database_url))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """Run the test body inside an app context (for domain-level tests)."""
+    with app.app_context():
+        yield app
+
+
+@dataclass
+class Factory:
+    """Creates users, companies and memberships through the domain layer."""
+
+    app: object
+    counter: int = 0
+
+    def user(self, email: str | None = None, *, company: Company | None = None,
+             role: Role = Role.MEMBER, name: str | None = None) -> User:
+        with self.app.app_context():
+            self.counter += 1
+            email = email or f"user{self.counter}@example.com"
+            user = accounts.create_account(
+                email=email, password=PASSWORD, name=name or email.split("@")[0].title(),
+                company=db.session.merge(company) if company else None, role=role,
+            )
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    def company(self, name: str = "Acme", owner_email: str | None = None) -> tuple[Company, User]:
+        """A company and its OWNER."""
+        with self.app.app_context():
+            owner = accounts.create_account(
+                email=owner_email or f"owner-{name.lower().replace(' ', '-')}@example.com",
+                password=PASSWORD, name=f"{name} Owner", company_name=name,
+            )
+            company = db.session.execute(
+                sa.select(Company).join(Membership).where(Membership.user_id == owner.id)
+            ).scalar_one()
+            db.session.refresh(owner)
+            db.session.expunge_all()
+            return company, owner
+
+
+@pytest.fixture
+def make(app) -> Factory:
+    return Factory(app)
+
+
+class AuthActions:
+    """Log users in and out through the real pages."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD, **kwargs):
+        return self._client.post("/login", data={"email": email, "password": password}, **kwargs)
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,158 @@
+"""Register, log in, log out, and where ``next`` may send a user."""
+import pytest
+import sqlalchemy as sa
+
+from invites.extensions import db
+from invites.models import Company, Membership, User
+
+from .conftest import PASSWORD
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def register(client, **overrides):
+    data = {
+        "name": "Jo Smith",
+        "email": "jo@example.com",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "company_name": "Acme",
+    }
+    data.update(overrides)
+    return client.post("/register", data=data)
+
+
+def test_register_with_company_makes_owner_and_lands_on_dashboard(client, app):
+    response = register(client)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    page = client.get("/dashboard", follow_redirects=True)
+    assert page.request.path == "/dashboard/company"
+    assert b"Invitations of Acme" in page.data
+    with app.app_context():
+        membership = db.session.execute(sa.select(Membership)).scalar_one()
+        assert membership.role == "OWNER"
+        assert membership.company.name == "Acme"
+
+
+def test_register_without_company_joins_none(client, app):
+    response = register(client, company_name="")
+    assert response.status_code == 302
+    page = client.get("/dashboard")
+    assert b"You are not in a company yet" in page.data
+    assert count(app, Company) == 0 and count(app, Membership) == 0
+
+
+def test_email_is_stored_lowercase_and_unique_regardless_of_case(client, app):
+    register(client, email="Jo@Example.COM")
+    client.post("/logout")
+    response = register(client, email="  JO@example.com ", company_name="Other")
+    assert response.status_code == 422
+    assert b"An account with this email already exists" in response.data
+    with app.app_context():
+        assert db.session.scalars(sa.select(User.email)).all() == ["jo@example.com"]
+    assert count(app, Company) == 1
+
+
+@pytest.mark.parametrize(
+    "overrides, field_message",
+    [
+        ({"email": "not-an-email"}, b"Enter a valid email address."),
+        ({"email": ""}, b"Enter your email."),
+        ({"name": ""}, b"Enter your name."),
+        ({"password": "short", "confirm": "short"}, b"Use a password of 8 to 200 characters."),
+        ({"confirm": "something else"}, b"The passwords do not match."),
+        ({"company_name": "x" * 101}, b"Field cannot be longer than 100 characters."),
+    ],
+)
+def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing(
+    client, app, overrides, field_message
+):
+    response = register(client, **overrides)
+    assert response.status_code == 422
+    assert field_message in response.data
+    assert b'aria-invalid="true"' in response.data
+    assert count(app, User) == 0 and count(app, Company) == 0
+
+
+def test_login_and_logout(client, make, auth):
+    make.company("Acme", owner_email="boss@example.com")
+    response = auth.login("BOSS@example.com ")
+    assert response.status_code == 302
+    assert client.get("/dashboard/company").status_code == 200
+    response = auth.logout()
+    assert response.status_code == 302
+    assert client.get("/dashboard/company").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "email, password",
+    [("boss@example.com", "wrong password"), ("nobody@example.com", PASSWORD)],
+)
+def test_wrong_credentials_get_one_generic_message(client, make, auth, email, password):
+    make.company("Acme", owner_email="boss@example.com")
+    response = auth.login(email, password)
+    assert response.status_code == 422
+    assert b"Invalid email or password." in response.data
+    assert client.get("/dashboard/company").status_code == 302
+
+
+def test_logout_is_post_only(client, make, auth):
+    make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    assert client.get("/logout").status_code == 405
+    assert client.get("/dashboard/company").status_code == 200
+
+
+def test_anonymous_is_sent_to_login_and_back(client, make):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.get("/company/members")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    login_page = client.get(response.headers["Location"])
+    assert b'value="/company/members"' in login_page.data
+    response = client.post(
+        "/login", data={"email": "boss@example.com", "password": PASSWORD, "next": "/company/members"}
+    )
+    assert response.headers["Location"] == "/company/members"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "//evil.example",
+        "///evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https:evil.example",
+        "https://evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        " //evil.example",
+        "/\t/evil.example",
+        "\t//evil.example",
+        "/\r\n/evil.example",
+        "evil.example",
+        "",
+    ],
+)
+def test_next_only_redirects_on_site(client, make, payload):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.post(
+        "/login", data={"email": "boss@example.com", "password": PASSWORD, "next": payload}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+
+
+def test_csrf_token_is_required_when_enabled(app, make):
+    make.company("Acme", owner_email="boss@example.com")
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    response = client.post("/login", data={"email": "boss@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+    assert b"This form has expired or did not come from this site." in response.data
+    assert client.get("/dashboard/company").status_code == 302

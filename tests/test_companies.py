@@ -1,0 +1,135 @@
+"""The members page, roles, removals, and switching between companies."""
+import pytest
+import sqlalchemy as sa
+
+from invites.extensions import db
+from invites.models import Membership, Role
+
+
+def role_of(app, user) -> str | None:
+    with app.app_context():
+        return db.session.scalar(sa.select(Membership.role).where(Membership.user_id == user.id))
+
+
+def membership_id(app, user) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Membership.id).where(Membership.user_id == user.id))
+
+
+def test_members_page_lists_name_email_role_joined(client, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    make.user("ann@example.com", company=company, role=Role.ADMIN, name="Ann Admin")
+    auth.login("boss@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert "Members of Acme" in page
+    assert "Ann Admin" in page and "ann@example.com" in page
+    assert "ADMIN" in page and "OWNER" in page
+    assert "<time datetime=" in page
+
+
+def test_owner_makes_member_admin_and_back(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    mia = make.user("mia@example.com", company=company, role=Role.MEMBER)
+    auth.login("boss@example.com")
+    mid = membership_id(app, mia)
+    response = client.post(f"/company/members/{mid}/role", data={"role": "ADMIN"}, follow_redirects=True)
+    assert "is now admin" in response.get_data(as_text=True)
+    assert role_of(app, mia) == "ADMIN"
+    client.post(f"/company/members/{mid}/role", data={"role": "MEMBER"})
+    assert role_of(app, mia) == "MEMBER"
+
+
+def test_role_cannot_be_set_to_owner_or_nonsense(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    mia = make.user("mia@example.com", company=company)
+    auth.login("boss@example.com")
+    for role in ("OWNER", "GOD", ""):
+        response = client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": role}, follow_redirects=True)
+        assert "Choose Admin or Member." in response.get_data(as_text=True)
+    assert role_of(app, mia) == "MEMBER"
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.MEMBER])
+def test_only_the_owner_changes_roles_or_removes(client, app, make, auth, role):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    actor = make.user("actor@example.com", company=company, role=role)
+    target = make.user("target@example.com", company=company)
+    auth.login("actor@example.com")
+    assert client.post(f"/company/members/{membership_id(app, target)}/role", data={"role": "ADMIN"}).status_code == 403
+    assert client.post(f"/company/members/{membership_id(app, target)}/remove").status_code == 403
+    assert role_of(app, target) == "MEMBER"
+
+
+def test_owner_removes_member(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    mia = make.user("mia@example.com", company=company, name="Mia")
+    auth.login("boss@example.com")
+    response = client.post(f"/company/members/{membership_id(app, mia)}/remove", follow_redirects=True)
+    assert "Mia was removed." in response.get_data(as_text=True)
+    assert role_of(app, mia) is None
+
+
+def test_company_always_keeps_an_owner(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    oid = membership_id(app, owner)
+    response = client.post(f"/company/members/{oid}/remove", follow_redirects=True)
+    assert "A company always keeps an owner" in response.get_data(as_text=True)
+    client.post(f"/company/members/{oid}/role", data={"role": "MEMBER"})
+    assert role_of(app, owner) == "OWNER"
+
+
+def test_one_of_two_owners_may_step_down(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    second = make.user("second@example.com", company=company, role=Role.OWNER)
+    auth.login("boss@example.com")
+    client.post(f"/company/members/{membership_id(app, second)}/role", data={"role": "ADMIN"})
+    assert role_of(app, second) == "ADMIN"
+    client.post(f"/company/members/{membership_id(app, owner)}/role", data={"role": "ADMIN"})
+    assert role_of(app, owner) == "OWNER"
+
+
+def test_another_companys_member_is_404(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    other, other_owner = make.company("Globex", owner_email="hank@example.com")
+    outsider = make.user("out@example.com", company=other)
+    auth.login("boss@example.com")
+    assert client.post(f"/company/members/{membership_id(app, outsider)}/remove").status_code == 404
+    assert role_of(app, outsider) == "MEMBER"
+
+
+def test_user_in_two_companies_switches_and_it_is_remembered(client, app, make, auth):
+    acme, boss = make.company("Acme", owner_email="boss@example.com")
+    globex, hank = make.company("Globex", owner_email="hank@example.com")
+    make.user("both@example.com", company=acme, role=Role.ADMIN)
+    with app.app_context():
+        from invites.models import User
+        both = db.session.scalar(sa.select(User).where(User.email == "both@example.com"))
+        db.session.add(Membership(user_id=both.id, company_id=globex.id, role="MEMBER"))
+        db.session.commit()
+    auth.login("both@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert "Members of Acme" in page
+    assert 'name="company_id"' in page  # the switcher shows with two companies
+    client.post("/company/switch", data={"company_id": globex.id, "next": "/company/members"})
+    assert "Members of Globex" in client.get("/company/members").get_data(as_text=True)
+    # A member of Globex does not manage its invitations.
+    assert client.get("/dashboard/company").status_code == 403
+
+
+def test_cannot_switch_to_a_company_one_is_not_in(client, make, auth):
+    acme, boss = make.company("Acme", owner_email="boss@example.com")
+    globex, hank = make.company("Globex", owner_email="hank@example.com")
+    auth.login("boss@example.com")
+    response = client.post("/company/switch", data={"company_id": globex.id}, follow_redirects=True)
+    assert "You are not a member of that company." in response.get_data(as_text=True)
+    assert "Members of Acme" in client.get("/company/members").get_data(as_text=True)
+
+
+def test_member_gets_403_on_dashboard(client, make, auth):
+    company, owner = make.company("Acme")
+    make.user("mia@example.com", company=company)
+    auth.login("mia@example.com")
+    response = client.get("/dashboard/company")
+    assert response.status_code == 403
+    assert b"You do not have access to this page." in response.data

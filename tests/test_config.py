@@ -1,0 +1,77 @@
+"""Configuration from the environment."""
+import pytest
+
+from invites import create_app
+from invites.config import load_config
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL", "INVITES_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        load_config(str(tmp_path))
+
+
+def test_production_with_secret_key_uses_secure_cookies(clean_env, tmp_path):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    config = load_config(str(tmp_path))
+    assert config["SECRET_KEY"] == "s3cret"
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_development_generates_a_secret_once_and_keeps_it(clean_env, tmp_path):
+    clean_env.setenv("INVITES_ENV", "development")
+    first = load_config(str(tmp_path))
+    second = load_config(str(tmp_path))
+    assert len(first["SECRET_KEY"]) == 64
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert first["SESSION_COOKIE_SECURE"] is False
+
+
+def test_default_database_is_sqlite_under_instance(clean_env, tmp_path):
+    clean_env.setenv("INVITES_ENV", "development")
+    assert load_config(str(tmp_path))["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'invites.sqlite3'}"
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_postgres_urls_use_psycopg3(clean_env, tmp_path, given, expected):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv("DATABASE_URL", given)
+    assert load_config(str(tmp_path))["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+def test_redis_rate_limit_and_public_url_settings(clean_env, tmp_path):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    clean_env.setenv("RATELIMIT_ENABLED", "false")
+    clean_env.setenv("PUBLIC_URL", "https://invites.example/")
+    config = load_config(str(tmp_path))
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert config["RATELIMIT_ENABLED"] is False
+    assert config["PUBLIC_URL"] == "https://invites.example"
+
+
+@pytest.mark.sqlite
+def test_sqlite_connections_use_wal_and_wait_for_locks(app):
+    from invites.extensions import db
+
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -1,0 +1,152 @@
+"""The two-step schema migration of the seeds: upgrade, backfill, constraints, drift."""
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+
+from invites import create_app
+from invites.extensions import db
+
+from .conftest import BACKEND, TEST_DATABASE_URL, base_config
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+@pytest.fixture
+def empty_db_url(tmp_path):
+    """A database of its own, empty, on the pass's backend."""
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    base = sa.engine.make_url(TEST_DATABASE_URL)
+    name = f"{base.database}_migrations"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def migrating_app(empty_db_url):
+    app = create_app(base_config(empty_db_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_there_is_one_head():
+    from alembic.config import Config
+
+    config = Config(str(Path(MIGRATIONS) / "alembic.ini"))
+    config.set_main_option("script_location", MIGRATIONS)
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+
+
+def insert_legacy_rows(conn):
+    conn.execute(sa.text(
+        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES "
+        "(1, 'boss@example.com', 'Boss', 'x', '2025-01-01 00:00:00'), "
+        "(2, 'ann@example.com', 'Ann', 'x', '2025-01-01 00:00:00')"
+    ))
+    conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
+    conn.execute(sa.text(
+        "INSERT INTO company_invitations (id, code, email, status, company_id, inviter_id, created_at, expires_at) VALUES "
+        "(1, 'pending-code', NULL, 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00'), "
+        "(2, 'accepted-code', 'x@example.com', 'ACCEPTED', 1, 2, '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
+    ))
+
+
+def test_step_two_backfills_legacy_rows_as_seed_000(migrating_app):
+    upgrade(directory=MIGRATIONS, revision="0001_base_schema")
+    with db.engine.begin() as conn:
+        insert_legacy_rows(conn)
+    upgrade(directory=MIGRATIONS)
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT code, status, created_by, max_uses, used_count, is_active, revoked_at "
+            "FROM company_invitations ORDER BY id"
+        )).all()
+    assert [tuple(r) for r in rows] == [
+        ("pending-code", "PENDING", 1, 1, 0, True, None),
+        ("accepted-code", "ACCEPTED", 2, 1, 1, True, None),
+    ]
+
+
+def test_both_steps_downgrade_and_upgrade_again(migrating_app):
+    upgrade(directory=MIGRATIONS, revision="0001_base_schema")
+    with db.engine.begin() as conn:
+        insert_legacy_rows(conn)
+    upgrade(directory=MIGRATIONS)
+    downgrade(directory=MIGRATIONS, revision="0001_base_schema")
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT inviter_id FROM company_invitations ORDER BY id")).scalars().all() == [1, 2]
+        assert "invitation_redemptions" not in sa.inspect(conn).get_table_names()
+    downgrade(directory=MIGRATIONS, revision="base")
+    with db.engine.connect() as conn:
+        assert set(sa.inspect(conn).get_table_names()) <= {"alembic_version"}
+    upgrade(directory=MIGRATIONS)
+
+
+def test_names_from_seed_000_exist(migrating_app):
+    upgrade(directory=MIGRATIONS)
+    inspector = sa.inspect(db.engine)
+    checks = {c["name"] for c in inspector.get_check_constraints("company_invitations")}
+    assert {"chk_invitation_max_uses", "chk_invitation_used_count"} <= checks
+    indexes = {i["name"]: i for i in inspector.get_indexes("company_invitations")}
+    assert {"idx_invitation_revoked", "idx_invitation_created_by"} <= set(indexes)
+    where = indexes["idx_invitation_revoked"].get("dialect_options", {})
+    assert "revoked_at IS NOT NULL" in str(where.get(f"{BACKEND}_where", "")).replace("(", "").replace(")", "")
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    ["max_uses = 0", "max_uses = 101", "used_count = 2", "used_count = -1", "status = 'REVOKED'"],
+)
+def test_database_rejects_broken_invariants(migrating_app, assignment):
+    upgrade(directory=MIGRATIONS)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, expires_at, max_uses, used_count) "
+            "VALUES (1, 'c', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00', 1, 0)"
+        ))
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE company_invitations SET {assignment} WHERE id = 1"))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO users (email, name, password_hash, created_at) VALUES ('Mixed@Example.com', 'M', 'x', '2025-01-01 00:00:00')",
+        "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'KING', '2025-01-01 00:00:00')",
+        "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'MEMBER', '2025-01-01 00:00:00')",
+        "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (99, 1, 'MEMBER', '2025-01-01 00:00:00')",
+    ],
+)
+def test_database_rejects_bad_accounts(migrating_app, statement):
+    upgrade(directory=MIGRATIONS)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text("INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'OWNER', '2025-01-01 00:00:00')"))
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+
+
+def test_models_and_migrations_do_not_drift(migrating_app):
+    upgrade(directory=MIGRATIONS)
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        assert compare_metadata(context, db.metadata) == []
