@@ -41,5 +41,53 @@
     flashes.replaceChildren(p);
   }
 
+  // Dashboard: a 409 answers a card the domain refused to change, re-rendered as it
+  // really is now with the reason; swap it like a 200 instead of treating it as a failure.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.xhr.status === 409 && detail.target && detail.target.closest(".invitation-card")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  // Live usage: no polling while the tab is hidden; the next poll after it is shown
+  // brings everything that changed meanwhile (the cursor is on the server's side).
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && event.target.id === "live-usage") event.preventDefault();
+  });
+
+  // Copy Link: the clipboard when it is there, else the link shown and selected.
+  document.body.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".copy-link") : null;
+    if (!button) return;
+    var link = button.getAttribute("data-link");
+    var copied = function () {
+      var label = button.textContent;
+      button.textContent = "Copied ✓";
+      button.classList.add("is-copied");
+      announce("Link copied.");
+      window.setTimeout(function () {
+        button.textContent = label;
+        button.classList.remove("is-copied");
+      }, 2000);
+    };
+    var showField = function () {
+      var card = button.closest(".invitation-card");
+      var field = card && card.querySelector(".link-field");
+      if (!field) return;
+      field.classList.add("is-shown");
+      field.focus();
+      field.select();
+      announce("Copying is not available here. The link is selected: copy it by hand.");
+    };
+    if (button.classList.contains("is-copied")) return;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(link).then(copied, showField);
+    } else {
+      showField();
+    }
+  });
+
   window.Invites = { announce: announce, showFlash: showFlash };
 })();
