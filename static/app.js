@@ -51,10 +51,38 @@
     }
   });
 
+  // Live usage stops asking once the server refuses (logged out, no longer an admin):
+  // one message, not one every few seconds.
+  document.body.addEventListener("htmx:responseError", function (event) {
+    if (event.target.id === "live-usage") event.target.remove();
+  });
+
   // Live usage: no polling while the tab is hidden; the next poll after it is shown
   // brings everything that changed meanwhile (the cursor is on the server's side).
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     if (document.hidden && event.target.id === "live-usage") event.preventDefault();
+  });
+
+  // Keep the keyboard where it was across a card swap. htmx restores focus by id, but
+  // hx-disabled-elt has already taken it away from the button by then; so remember
+  // the button (and its card) before the request, and return to it, or to the card
+  // if the button is gone (after Revoke), once the new card has settled.
+  var focusAfterSwap = null;
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var active = document.activeElement;
+    var card = event.target.closest ? event.target.closest(".invitation-card") : null;
+    focusAfterSwap = card && active && active.id && card.contains(active)
+      ? { source: event.target, element: active.id, card: card.id } : null;
+  });
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail.requestConfig;
+    if (!focusAfterSwap || !config || config.elt !== focusAfterSwap.source) return;
+    var wanted = focusAfterSwap;
+    focusAfterSwap = null;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.body.contains(active)) return;
+    var element = document.getElementById(wanted.element) || document.getElementById(wanted.card);
+    if (element) element.focus();
   });
 
   // Copy Link: the clipboard when it is there, else the link shown and selected.

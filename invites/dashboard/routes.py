@@ -6,7 +6,7 @@ with a flash (no JavaScript).
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     Blueprint,
@@ -77,10 +77,11 @@ def _return_to() -> str:
 
 def _view_of(path: str) -> tuple[invitations.Filter, int]:
     """The filter and page number of a dashboard URL."""
-    query = dict(
-        pair.split("=", 1) for pair in urlsplit(path).query.split("&") if "=" in pair
+    query = parse_qs(urlsplit(path).query)
+    return (
+        invitations.parse_filter(query.get("filter", [None])[0]),
+        invitations.parse_page(query.get("page", [None])[0]),
     )
-    return invitations.parse_filter(query.get("filter")), invitations.parse_page(query.get("page"))
 
 
 def _list_context(which: invitations.Filter, page: int) -> dict:
