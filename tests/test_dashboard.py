@@ -588,7 +588,7 @@ def test_odd_list_parameters_fall_back_to_the_first_page_of_all(client, app, acm
 
 
 def test_the_page_costs_the_same_queries_for_one_card_or_fifty(client, app, make, acme):
-    """No query per card, so 10,000 invitations cost one page of 50 (plus one count-free look-ahead)."""
+    """No query per card: a page of fifty costs what a page of one does, however many the company has."""
     company, owner = acme
     new_invitation(app, company, owner)
     statements = []

@@ -118,7 +118,13 @@ def test_pause_and_start_swap_only_the_card(new_page, app, acme):
     assert_not_reloaded(page)
     assert load(app, invitation.id).is_active is False
 
+    # While the request is in flight: a spinner, and the button disabled against double clicks.
+    held = []
+    page.route("**/active", lambda route: held.append(route))
     start.click()
+    expect(start).to_be_disabled()
+    expect(start.locator(".spinner")).to_be_visible()
+    held[0].continue_()
     expect(card.locator(".badge-paused")).to_have_count(0)
     expect(card).to_have_css("opacity", "1")
     expect(card.get_by_role("button", name=f"Pause invitation {name}")).to_be_visible()
