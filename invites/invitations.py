@@ -256,6 +256,19 @@ def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     ).scalar_one_or_none()
 
 
+def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Invitation]:
+    """The invitations among ``invitation_ids`` that belong to ``company_id``, newest first."""
+    if not invitation_ids:
+        return []
+    return list(
+        db.session.execute(
+            select(Invitation)
+            .where(Invitation.id.in_(invitation_ids), Invitation.company_id == company_id)
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        ).scalars()
+    )
+
+
 def is_member(user_id: int, company_id: int) -> bool:
     return (
         db.session.execute(
