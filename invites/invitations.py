@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, case, not_, select, update
+from sqlalchemy import and_, case, exists, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
@@ -287,25 +287,21 @@ def is_member(user_id: int, company_id: int) -> bool:
     )
 
 
-def has_redeemed(invitation_id: int, user_id: int) -> bool:
-    """True if the user has already used this invitation (and perhaps left since)."""
-    return (
-        db.session.execute(
-            select(Redemption.id).where(
-                Redemption.invitation_id == invitation_id, Redemption.user_id == user_id
-            )
-        ).first()
-        is not None
-    )
-
-
 def user_refusal(invitation: Invitation, user: User) -> Refusal | None:
     """Why this user in particular may not use the invitation, in order, or None."""
     if not email_matches(invitation, user):
         return Refusal.WRONG_ACCOUNT
-    if is_member(user.id, invitation.company_id):
+    # One statement, so one snapshot: a use commits its membership and its
+    # redemption together, and a racing request must see both or neither.
+    member, redeemed = db.session.execute(
+        select(
+            exists().where(Membership.user_id == user.id, Membership.company_id == invitation.company_id),
+            exists().where(Redemption.invitation_id == invitation.id, Redemption.user_id == user.id),
+        )
+    ).one()
+    if member:
         return Refusal.ALREADY_MEMBER
-    if has_redeemed(invitation.id, user.id):
+    if redeemed:
         return Refusal.ALREADY_USED
     return None
 

@@ -46,12 +46,12 @@ def refused(call, *args) -> InvitationRefused:
 
 
 def lying_once(real):
-    """Answer False on the first call, then tell the truth: a check that raced a commit."""
+    """Find nothing wrong on the first call, then tell the truth: a check that raced a commit."""
     calls = []
 
     def wrapper(*args):
         calls.append(args)
-        return False if len(calls) == 1 else real(*args)
+        return None if len(calls) == 1 else real(*args)
 
     return wrapper
 
@@ -262,7 +262,7 @@ def test_a_failure_after_the_update_gives_the_use_back(app_ctx, acme, monkeypatc
     company, owner = acme
     code = new_invitation(app_ctx, company, owner, max_uses=5)
     before = snapshot(app_ctx, code)
-    monkeypatch.setattr(invitations, "is_member", lying_once(invitations.is_member))
+    monkeypatch.setattr(invitations, "user_refusal", lying_once(invitations.user_refusal))
     assert refused(invitations.accept, code, owner).reason is Refusal.ALREADY_MEMBER
     assert snapshot(app_ctx, code) == before
 
@@ -278,7 +278,7 @@ def test_a_removed_member_cannot_use_the_same_invitation_again(app_ctx, acme, ma
     assert refused(invitations.check, code, user).message == "You have already used this invitation"
     assert refused(invitations.accept, code, user).reason is Refusal.ALREADY_USED
     # Even when the read-side check is raced, the redemption's UNIQUE says the same.
-    monkeypatch.setattr(invitations, "has_redeemed", lying_once(invitations.has_redeemed))
+    monkeypatch.setattr(invitations, "user_refusal", lying_once(invitations.user_refusal))
     assert refused(invitations.accept, code, user).reason is Refusal.ALREADY_USED
     assert snapshot(app_ctx, code) == before
 
