@@ -165,7 +165,7 @@ def test_signed_in_user_sees_join_button_in_a_real_form(client, app, acme, make,
     code = new_invitation(app, company, owner)
     auth.login(user.email)
     page = page_of(client.get(f"/invite/{code}"))
-    form = re.search(rf'<form action="/invite/{code}/accept" method="post">(.*?)</form>', page, re.S)
+    form = re.search(rf'<form action="/invite/{code}/accept" method="post" data-submit-once>(.*?)</form>', page, re.S)
     assert form is not None
     assert 'name="csrf_token"' in form.group(1)
     assert '<button type="submit">Join Acme</button>' in form.group(1)
@@ -376,7 +376,7 @@ def test_join_needs_the_csrf_token_from_the_page(csrf_client, app, acme, make):
     assert snapshot(app, code) == before
     page = page_of(csrf_client.get(f"/invite/{code}"))
     token = re.search(
-        rf'<form action="/invite/{code}/accept" method="post">\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
+        rf'<form action="/invite/{code}/accept" method="post" data-submit-once>\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
         page,
     ).group(1)
     response = csrf_client.post(f"/invite/{code}/accept", data={"csrf_token": token})
