@@ -117,5 +117,20 @@
     }
   });
 
+  // Plain forms marked data-submit-once (the invite page's Join): a double click sends
+  // one request, so the page that answers is the one for the first press.
+  document.body.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-submit-once]")) return;
+    if (form.dataset.submitted) { event.preventDefault(); return; }
+    form.dataset.submitted = "true";
+  });
+  // Back to a page kept in the browser's memory: its forms may be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+      delete form.dataset.submitted;
+    });
+  });
+
   window.Invites = { announce: announce, showFlash: showFlash };
 })();
