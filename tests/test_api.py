@@ -572,6 +572,8 @@ def test_every_domain_refusal_has_one_status():
         ({"Origin": "http://localhost.evil.example"}, False),
         ({"Origin": "https://localhost"}, False),
         ({"Origin": "null"}, False),
+        ({"Origin": ""}, False),
+        ({"Origin": "http://["}, False),
         ({"Origin": "http://localhost", "Sec-Fetch-Site": "same-site"}, True),
         ({"Origin": "http://sub.localhost", "Sec-Fetch-Site": "same-site"}, False),
     ],

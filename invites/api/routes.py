@@ -52,8 +52,12 @@ NOT_A_MANAGER = "Only owners and admins of the company can manage its invitation
 # --- request guards and error answers ----------------------------------------
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url.strip().lower())
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of ``url``, lower-cased; None if it is not a URL at all."""
+    try:
+        parts = urlsplit(url.strip().lower())
+    except ValueError:  # e.g. "http://[" (an unclosed IPv6 literal)
+        return None
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -79,7 +83,7 @@ def refuse_cross_site():
     if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
         raise ApiError(403, CROSS_SITE)
     origin = request.headers.get("Origin")
-    if origin is not None and _origin(origin) not in _own_origins():
+    if origin is not None and (_origin(origin) is None or _origin(origin) not in _own_origins()):
         raise ApiError(403, CROSS_SITE)
     return None
 
