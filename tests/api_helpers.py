@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Membership, Redemption
+from invites.models import Invitation
 
 from .conftest import PASSWORD
 
@@ -50,24 +50,3 @@ def invitation_row(app, invitation_id: int) -> InvitationRow:
     with app.app_context():
         inv = db.session.get(Invitation, invitation_id)
         return InvitationRow(inv.used_count, inv.is_active, inv.revoked_at is not None, inv.status)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything an API call could change, to compare before and after."""
-
-    invitations: int
-    memberships: int
-    redemptions: int
-    audit_events: int
-    target: InvitationRow
-
-
-def snapshot(app, invitation_id: int) -> Snapshot:
-    return Snapshot(
-        invitations=count(app, Invitation),
-        memberships=count(app, Membership),
-        redemptions=count(app, Redemption),
-        audit_events=count(app, AuditEvent),
-        target=invitation_row(app, invitation_id),
-    )

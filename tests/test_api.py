@@ -8,7 +8,6 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 
-from invites import invitations
 from invites.api.schemas import REFUSAL_STATUS
 from invites.extensions import db
 from invites.invitations import Refusal
@@ -343,18 +342,16 @@ def test_unknown_or_missing_code(owner_client, app, path, body, status, expected
     assert count(app, Membership) == 1
 
 
-def _state_refusal_setups():
-    """(name, how to put an invitation into that state, the message)."""
-    return [
-        ("paused", lambda c, app, inv: c.post(toggle_path(inv["id"])), "This invitation has been paused"),
-        ("revoked", lambda c, app, inv: c.post(revoke_path(inv["id"])), "This invitation has been revoked"),
-        ("expired", lambda c, app, inv: expire(app, inv["id"]), "This invitation has expired"),
-    ]
+STATE_REFUSALS = [
+    pytest.param(lambda c, app, inv: c.post(toggle_path(inv["id"])), "This invitation has been paused", id="paused"),
+    pytest.param(lambda c, app, inv: c.post(revoke_path(inv["id"])), "This invitation has been revoked", id="revoked"),
+    pytest.param(lambda c, app, inv: expire(app, inv["id"]), "This invitation has expired", id="expired"),
+]
 
 
-@pytest.mark.parametrize("name, setup, message", _state_refusal_setups(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("setup, message", STATE_REFUSALS)
 @pytest.mark.parametrize("path", [VALIDATE, ACCEPT])
-def test_state_refusals_are_409_with_the_exact_message(owner_client, client, app, make, path, name, setup, message):
+def test_state_refusals_are_409_with_the_exact_message(owner_client, app, make, path, setup, message):
     invitation = create(owner_client, maxUses=2)
     setup(owner_client, app, invitation)
     make.user("visitor@example.com")
