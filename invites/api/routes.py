@@ -1,6 +1,243 @@
-"""JSON endpoints under ``/api``."""
+"""JSON endpoints under ``/api``: seed 003's invitation API, with a cookie login.
+
+Thin views: every rule is in ``invitations`` and ``accounts``. Refusals from the
+domain become status codes in one table (``schemas.REFUSAL_STATUS``); the description
+of all of it is served at ``/api/openapi.json``.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import functools
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, jsonify, request, session
+from flask_login import current_user, login_required, login_user, logout_user
+
+from .. import accounts, invitations
+from ..extensions import csrf, login_manager
+from ..invitations import InvalidInvitation, InvitationRefused, Refusal
+from ..models import Invitation
+from ..tenancy import SESSION_KEY, current_membership
+from . import openapi
+from .schemas import (
+    FIELDS_INVALID,
+    MAX_BODY_BYTES,
+    REFUSAL_STATUS,
+    ApiError,
+    company_json,
+    field_errors,
+    invitation_code,
+    invitation_json,
+    invitation_preview_json,
+    json_number,
+    json_object,
+    membership_json,
+    timestamp,
+    usage_json,
+    user_json,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+# The API rides the session cookie but carries no CSRF token: cross-site requests are
+# refused by their Sec-Fetch-Site and Origin headers instead (see ``refuse_cross_site``).
+csrf.exempt(bp)
+# No login page to redirect to: Flask-Login aborts with 401, which errors.py answers in JSON.
+login_manager.blueprint_login_views[bp.name] = None
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CROSS_SITE = "Cross-site requests are not allowed."
+NOT_A_MANAGER = "Only owners and admins of the company can manage its invitations."
+
+
+# --- request guards and error answers ----------------------------------------
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of ``url``, lower-cased; None if it is not a URL at all."""
+    try:
+        parts = urlsplit(url.strip().lower())
+    except ValueError:  # e.g. "http://[" (an unclosed IPv6 literal)
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _own_origins() -> set[str]:
+    """This site's origins: the one the request was made to, and ``PUBLIC_URL``'s."""
+    origins = {_origin(request.host_url)}
+    if current_app.config.get("PUBLIC_URL"):
+        origins.add(_origin(current_app.config["PUBLIC_URL"]))
+    return origins
+
+
+@bp.before_request
+def refuse_cross_site():
+    """Refuse state-changing requests that a browser says come from another site.
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` with such requests; a page
+    elsewhere cannot forge them. Clients that send neither (curl, scripts) are
+    not browsers riding someone's cookie, so they pass.
+    """
+    request.max_content_length = MAX_BODY_BYTES
+    if request.method in SAFE_METHODS:
+        return None
+    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        raise ApiError(403, CROSS_SITE)
+    origin = request.headers.get("Origin")
+    if origin is not None and (_origin(origin) is None or _origin(origin) not in _own_origins()):
+        raise ApiError(403, CROSS_SITE)
+    return None
+
+
+@bp.errorhandler(ApiError)
+def api_error(exc: ApiError):
+    """Bad input, a refused login, a wrong role: ``{error, fields?}`` with the status."""
+    return jsonify(exc.body()), exc.status
+
+
+@bp.errorhandler(InvitationRefused)
+def invitation_refused(exc: InvitationRefused):
+    """The domain refused: the status from ``REFUSAL_STATUS``, the domain's message."""
+    return jsonify(error=exc.message), REFUSAL_STATUS[exc.reason]
+
+
+@bp.errorhandler(InvalidInvitation)
+def invalid_invitation(exc: InvalidInvitation):
+    """Field errors from ``parse_new_invitation``, worded as on the form, keyed in camelCase."""
+    return jsonify(error=FIELDS_INVALID, fields=field_errors(exc.errors)), 400
+
+
+def manager_required(view):
+    """Views for OWNERs and ADMINs of the current company: 401 anonymous, 403 anyone else."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        membership = current_membership()
+        if membership is None or not membership.role_enum.manages_invitations:
+            raise ApiError(403, NOT_A_MANAGER)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _invitation_of_current_company(invitation_id: int) -> Invitation:
+    """An invitation of the current company; any other is "not found", never confirmed."""
+    invitation = invitations.get_for_company(invitation_id, current_membership().company_id)
+    if invitation is None:
+        raise InvitationRefused(Refusal.NOT_FOUND)
+    return invitation
+
+
+# --- the description ------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi.document())
+
+
+# --- auth --------------------------------------------------------------------------
+
+
+@bp.post("/auth/login")
+def login():
+    """Sign in with ``{email, password}``: sets the session cookie, answers the user and companies."""
+    body = json_object()
+    email, password = body.get("email"), body.get("password")
+    errors = {}
+    if not isinstance(email, str) or not email:
+        errors["email"] = "Enter your email."
+    if not isinstance(password, str) or not password:
+        errors["password"] = "Enter your password."
+    if errors:
+        raise ApiError(400, FIELDS_INVALID, errors)
+    # PostgreSQL text cannot hold NUL; no account's email contains one anyway.
+    user = None if "\x00" in email else accounts.authenticate(email.strip(), password)
+    if user is None:
+        raise ApiError(401, accounts.LOGIN_FAILED)
+    session.pop(SESSION_KEY, None)
+    login_user(user)
+    current = current_membership()
+    return jsonify(
+        user=user_json(user),
+        companies=[membership_json(m, current) for m in accounts.memberships_of(user.id)],
+    )
+
+
+@bp.post("/auth/logout")
+def logout():
+    """Sign out; signing out when not signed in is not an error."""
+    logout_user()
+    session.pop(SESSION_KEY, None)
+    return jsonify(success=True)
+
+
+# --- invitations -----------------------------------------------------------------
+
+
+@bp.get("/companies/invitations")
+@manager_required
+def list_invitations():
+    """The current company's invitations, newest first, with the dashboard's filter and pages."""
+    which = invitations.parse_filter(request.args.get("filter"))
+    page = invitations.parse_page(request.args.get("page"))
+    result = invitations.list_for_company(
+        current_membership().company_id, which, page, current_app.config["INVITATIONS_PER_PAGE"]
+    )
+    return jsonify(
+        invitations=[invitation_json(i) for i in result.items],
+        filter=result.filter.value,
+        page=result.page,
+        hasNext=result.has_next,
+        hasPrev=result.has_prev,
+    )
+
+
+@bp.post("/companies/invitations/create")
+@manager_required
+def create_invitation():
+    """Create an invitation for the current company: ``{email?, expiresInDays?, maxUses?}``."""
+    body = json_object()
+    new = invitations.parse_new_invitation(
+        body.get("email"), json_number(body.get("maxUses")), json_number(body.get("expiresInDays"))
+    )
+    invitation = invitations.create(current_membership().company_id, current_user, new)
+    return jsonify(invitation=invitation_json(invitation)), 201
+
+
+@bp.post("/companies/invitations/validate")
+@login_required
+def validate_invitation():
+    """Whether ``{code}`` can be used now, with what is left of it and whose company it is."""
+    invitation = invitations.check(invitation_code(json_object()))
+    return jsonify(valid=True, invitation=invitation_preview_json(invitation))
+
+
+@bp.post("/companies/invitations/accept")
+@login_required
+def accept_invitation():
+    """Use one place on ``{code}`` and join its company as a MEMBER."""
+    code = invitation_code(json_object())
+    result = invitations.accept(code, current_user._get_current_object())
+    return jsonify(
+        success=True,
+        company=company_json(result.company),
+        invitation=usage_json(result.invitation),
+    )
+
+
+@bp.post("/companies/invitations/<int:invitation_id>/toggle")
+@manager_required
+def toggle_invitation(invitation_id: int):
+    """Pause an active invitation, or start a paused one."""
+    invitation = invitations.set_active(_invitation_of_current_company(invitation_id), current_user)
+    return jsonify(success=True, isActive=invitation.is_active)
+
+
+@bp.post("/companies/invitations/<int:invitation_id>/revoke")
+@manager_required
+def revoke_invitation(invitation_id: int):
+    """Revoke an invitation for good."""
+    invitation = invitations.revoke(_invitation_of_current_company(invitation_id), current_user)
+    return jsonify(success=True, revokedAt=timestamp(invitation.revoked_at))

@@ -1,0 +1,462 @@
+"""The OpenAPI 3.1 description of the JSON API, served at ``/api/openapi.json``.
+
+Kept true by tests: every ``api.*`` route is described here (and nothing else),
+and a property-based fuzzer checks every answer against these schemas.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from .. import accounts, invitations
+from ..invitations import Filter, Refusal, State
+from .schemas import BODY_NOT_JSON, FIELDS_INVALID, REFUSAL_STATUS
+
+REF = "#/components/schemas/"
+RESPONSES = "#/components/responses/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF + name}
+
+
+def _json(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"application/json": content}
+
+
+def _answer(description: str, schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    return {"description": description, "content": _json(schema, example)}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None, **extra) -> dict[str, Any]:
+    """A closed object: the answers carry exactly these properties."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+DATE_TIME = {"type": "string", "format": "date-time", "examples": ["2025-01-27T10:00:00Z"]}
+STATUS = {
+    "type": "string",
+    "enum": [s.value for s in State],
+    "description": "PENDING: usable (unless paused); ACCEPTED: fully used; EXPIRED; REVOKED.",
+}
+
+
+def _schemas() -> dict[str, Any]:
+    usage = {
+        "maxUses": {"type": "integer", "minimum": invitations.MAX_USES_MIN, "maximum": invitations.MAX_USES_MAX},
+        "usedCount": {"type": "integer", "minimum": 0, "maximum": invitations.MAX_USES_MAX},
+        "remainingUses": {"type": "integer", "minimum": 0, "maximum": invitations.MAX_USES_MAX},
+        "status": STATUS,
+    }
+    return {
+        "Error": _object(
+            {"error": {"type": "string", "description": "A sentence for the user."}},
+            examples=[{"error": Refusal.PAUSED.value}],
+        ),
+        "FieldErrors": _object(
+            {
+                "error": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "description": "A message per field, worded as on the forms.",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+            required=["error"],
+            examples=[{"error": FIELDS_INVALID, "fields": {"maxUses": invitations.MAX_USES_ERROR}}],
+        ),
+        "Company": _object({"id": {"type": "integer"}, "name": {"type": "string"}}),
+        "User": _object(
+            {"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}}
+        ),
+        "Membership": _object(
+            {
+                "id": {"type": "integer", "description": "The company's id."},
+                "name": {"type": "string", "description": "The company's name."},
+                "role": {"type": "string", "enum": ["OWNER", "ADMIN", "MEMBER"]},
+                "current": {
+                    "type": "boolean",
+                    "description": "The company the invitation endpoints act on.",
+                },
+            }
+        ),
+        "Usage": _object(usage),
+        "Invitation": _object(
+            {
+                "id": {"type": "integer"},
+                "code": {"type": "string"},
+                "url": {"type": "string", "format": "uri", "description": "The absolute shareable link."},
+                "email": {"type": ["string", "null"], "description": "Only this account may accept; null: anyone."},
+                **usage,
+                "isActive": {"type": "boolean", "description": "false: paused."},
+                "expiresAt": DATE_TIME,
+                "createdAt": DATE_TIME,
+                "revokedAt": {**DATE_TIME, "type": ["string", "null"]},
+            }
+        ),
+        "InvitationPreview": _object(
+            {
+                "code": {"type": "string"},
+                "email": {
+                    "type": ["string", "null"],
+                    "description": "The target address, masked (j***@example.com); null: anyone.",
+                },
+                **usage,
+                "isActive": {"type": "boolean"},
+                "expiresAt": DATE_TIME,
+                "company": _ref("Company"),
+            }
+        ),
+    }
+
+
+def _responses() -> dict[str, Any]:
+    error = _ref("Error")
+    return {
+        "BadRequest": _answer(
+            "The body is not a JSON object, or a field is invalid (`fields` says which).",
+            _ref("FieldErrors"),
+            {"error": FIELDS_INVALID, "fields": {"maxUses": invitations.MAX_USES_ERROR}},
+        ),
+        "Unauthorized": _answer("Not signed in.", error, {"error": "Log in to continue."}),
+        "Forbidden": _answer(
+            "A cross-site request, or a role that may not do this.",
+            error,
+            {"error": "Only owners and admins of the company can manage its invitations."},
+        ),
+        "NotFound": _answer(
+            "No such invitation in the current company (another company's is not confirmed).",
+            error,
+            {"error": Refusal.NOT_FOUND.value},
+        ),
+        "Conflict": _answer(
+            "The invitation's state (revoked, expired, fully used, paused), or the user (already a member), forbids this now.",
+            error,
+            {"error": Refusal.PAUSED.value},
+        ),
+        "TooLarge": _answer("The body is larger than 16 KiB.", error, {"error": "The request is too large."}),
+        "UnsupportedMediaType": _answer("The body is not JSON.", error, {"error": BODY_NOT_JSON}),
+    }
+
+
+def _body(schema: dict[str, Any], example: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": _json(schema, example)}
+
+
+def _use(*names: str) -> dict[str, Any]:
+    codes = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "Forbidden": "403",
+        "NotFound": "404",
+        "Conflict": "409",
+        "TooLarge": "413",
+        "UnsupportedMediaType": "415",
+    }
+    return {codes[name]: {"$ref": RESPONSES + name} for name in names}
+
+
+BODY_ERRORS = ("BadRequest", "TooLarge", "UnsupportedMediaType")
+INVITATION_ID = {
+    "name": "invitation_id",
+    "in": "path",
+    "required": True,
+    "description": "The invitation's `id`, as listed or created.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+CODE_BODY = _object(
+    {
+        "code": {
+            "type": "string",
+            "description": "The invitation code, trimmed. A code of another shape is not found (404).",
+            "minLength": 1,
+        }
+    },
+    additionalProperties=True,
+)
+
+
+def _paths() -> dict[str, Any]:
+    signed_in = [{"cookieAuth": []}]
+    return {
+        "/api/auth/login": {
+            "post": {
+                "operationId": "login",
+                "tags": ["auth"],
+                "summary": "Sign in",
+                "description": "Sets the session cookie that the other endpoints read.",
+                "security": [],
+                "requestBody": _body(
+                    _object(
+                        {
+                            "email": {"type": "string", "minLength": 1},
+                            "password": {"type": "string", "minLength": 1},
+                        },
+                        additionalProperties=True,
+                    ),
+                    {"email": "boss@example.com", "password": "long enough"},
+                ),
+                "responses": {
+                    "200": _answer(
+                        "Signed in: the user and their companies.",
+                        _object(
+                            {
+                                "user": _ref("User"),
+                                "companies": {"type": "array", "items": _ref("Membership")},
+                            }
+                        ),
+                    ),
+                    "401": _answer("Wrong email or password.", _ref("Error"), {"error": accounts.LOGIN_FAILED}),
+                    **_use("Forbidden", *BODY_ERRORS),
+                },
+            }
+        },
+        "/api/auth/logout": {
+            "post": {
+                "operationId": "logout",
+                "tags": ["auth"],
+                "summary": "Sign out",
+                "description": "Clears the session. Signing out when not signed in also answers 200.",
+                "security": [],
+                "responses": {
+                    "200": _answer("Signed out.", _object({"success": {"const": True}})),
+                    **_use("Forbidden"),
+                },
+            }
+        },
+        "/api/companies/invitations": {
+            "get": {
+                "operationId": "listInvitations",
+                "tags": ["invitations"],
+                "summary": "List the current company's invitations",
+                "description": "Newest first, 50 a page, with usage data. OWNER and ADMIN.",
+                "security": signed_in,
+                "parameters": [
+                    {
+                        "name": "filter",
+                        "in": "query",
+                        "description": "One of " + ", ".join(f.value for f in Filter) + "; anything else means all.",
+                        # Read as leniently as the dashboard's links: any string is answered.
+                        "schema": {"type": "string", "examples": [f.value for f in Filter]},
+                    },
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "description": "Page number from 1 (50 a page); anything else means 1.",
+                        "schema": {"type": "string", "examples": ["1", "2"]},
+                    },
+                ],
+                "responses": {
+                    "200": _answer(
+                        "One page of invitations.",
+                        _object(
+                            {
+                                "invitations": {"type": "array", "items": _ref("Invitation")},
+                                "filter": {"type": "string", "enum": [f.value for f in Filter]},
+                                "page": {"type": "integer", "minimum": 1},
+                                "hasNext": {"type": "boolean"},
+                                "hasPrev": {"type": "boolean"},
+                            }
+                        ),
+                    ),
+                    **_use("Unauthorized", "Forbidden"),
+                },
+            }
+        },
+        "/api/companies/invitations/create": {
+            "post": {
+                "operationId": "createInvitation",
+                "tags": ["invitations"],
+                "summary": "Create an invitation in the current company",
+                "description": "OWNER and ADMIN. Every field is optional; an empty body creates a "
+                "general single-use invitation valid for 7 days.",
+                "security": signed_in,
+                "requestBody": _body(
+                    _object(
+                        {
+                            "email": {
+                                "description": "Only this account may accept. Absent, null or "
+                                "blank: anyone.",
+                                "anyOf": [
+                                    {"type": "string", "format": "email", "maxLength": invitations.EMAIL_MAX_LENGTH},
+                                    {"type": "string", "pattern": "^\\s*$"},
+                                    {"type": "null"},
+                                ],
+                            },
+                            "expiresInDays": {
+                                "description": "Absent or null: the default.",
+                                "type": ["integer", "null"],
+                                "minimum": invitations.EXPIRES_MIN,
+                                "maximum": invitations.EXPIRES_MAX,
+                                "default": invitations.EXPIRES_DEFAULT,
+                            },
+                            "maxUses": {
+                                "description": "Absent or null: the default.",
+                                "type": ["integer", "null"],
+                                "minimum": invitations.MAX_USES_MIN,
+                                "maximum": invitations.MAX_USES_MAX,
+                                "default": invitations.MAX_USES_DEFAULT,
+                            },
+                        },
+                        required=[],
+                        additionalProperties=True,
+                    ),
+                    {"email": "team@company.com", "expiresInDays": 7, "maxUses": 5},
+                    required=False,
+                ),
+                "responses": {
+                    "201": _answer("Created.", _object({"invitation": _ref("Invitation")})),
+                    **_use("Unauthorized", "Forbidden", *BODY_ERRORS),
+                },
+            }
+        },
+        "/api/companies/invitations/validate": {
+            "post": {
+                "operationId": "validateInvitation",
+                "tags": ["invitations"],
+                "summary": "Check whether a code can be used now",
+                "description": "Any signed-in user. Refusals, in this order: "
+                + "; ".join(
+                    f"{REFUSAL_STATUS[r]} \"{r.value}\""
+                    for r in (Refusal.NOT_FOUND, Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL, Refusal.PAUSED)
+                )
+                + ".",
+                "security": signed_in,
+                "requestBody": _body(CODE_BODY, {"code": "abc123"}),
+                "responses": {
+                    "200": _answer(
+                        "The invitation can be used.",
+                        _object({"valid": {"const": True}, "invitation": _ref("InvitationPreview")}),
+                    ),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", *BODY_ERRORS),
+                },
+            }
+        },
+        "/api/companies/invitations/accept": {
+            "post": {
+                "operationId": "acceptInvitation",
+                "tags": ["invitations"],
+                "summary": "Use a code: join its company as a MEMBER",
+                "description": "Any signed-in user. The refusals of validate, then "
+                f"{REFUSAL_STATUS[Refusal.WRONG_ACCOUNT]} \"{Refusal.WRONG_ACCOUNT.value}\" and "
+                f"{REFUSAL_STATUS[Refusal.ALREADY_MEMBER]} \"You are already a member of <company>\". "
+                "Exactly max uses people get in, however many accept at once.",
+                "security": signed_in,
+                "requestBody": _body(CODE_BODY, {"code": "abc123"}),
+                "responses": {
+                    "200": _answer(
+                        "Joined.",
+                        _object(
+                            {
+                                "success": {"const": True},
+                                "company": _ref("Company"),
+                                "invitation": _ref("Usage"),
+                            }
+                        ),
+                    ),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", *BODY_ERRORS),
+                },
+            }
+        },
+        "/api/companies/invitations/{invitation_id}/toggle": {
+            "post": {
+                "operationId": "toggleInvitation",
+                "tags": ["invitations"],
+                "summary": "Pause an active invitation, or start a paused one",
+                "description": "OWNER and ADMIN of the invitation's company. 409 once it is revoked, "
+                "expired or fully used.",
+                "security": signed_in,
+                "parameters": [INVITATION_ID],
+                "responses": {
+                    "200": _answer(
+                        "The new state.",
+                        _object({"success": {"const": True}, "isActive": {"type": "boolean"}}),
+                    ),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict"),
+                },
+            }
+        },
+        "/api/companies/invitations/{invitation_id}/revoke": {
+            "post": {
+                "operationId": "revokeInvitation",
+                "tags": ["invitations"],
+                "summary": "Revoke an invitation for good",
+                "description": "OWNER and ADMIN of the invitation's company. 409 once it is revoked "
+                "or fully used.",
+                "security": signed_in,
+                "parameters": [INVITATION_ID],
+                "responses": {
+                    "200": _answer(
+                        "Revoked.",
+                        _object({"success": {"const": True}, "revokedAt": DATE_TIME}),
+                    ),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict"),
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "tags": ["meta"],
+                "summary": "This description",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The whole description, for the app it is served from."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Invites API",
+            "version": "1.0.0",
+            "description": (
+                "Seed 003's invitation API. Sign in with POST /api/auth/login; the session cookie "
+                "it sets authenticates the rest. The invitation endpoints act on the user's current "
+                "company (their first, by name, unless they switched in the web app).\n\n"
+                "Status codes: 400 a body that is not a JSON object, or field errors "
+                "`{error, fields}`; 401 not signed in; 403 a role that may not do this, an "
+                "invitation for another email address, or a cross-site browser request "
+                "(`Sec-Fetch-Site: cross-site`, or an `Origin` other than this site); 404 unknown "
+                "invitation id or code, including another company's; 409 the invitation's state "
+                "(revoked, expired, fully used, paused) or the user (already a member) forbids it; "
+                "413 a body over 16 KiB; 415 a body that is not JSON. No input answers 5xx."
+            ),
+        },
+        "tags": [
+            {"name": "auth", "description": "Session cookie sign-in."},
+            {"name": "invitations", "description": "Seed 003's endpoints."},
+            {"name": "meta"},
+        ],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "responses": _responses(),
+            "securitySchemes": {
+                "cookieAuth": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": current_app.config.get("SESSION_COOKIE_NAME", "session"),
+                    "description": "The session cookie set by POST /api/auth/login.",
+                }
+            },
+        },
+    }

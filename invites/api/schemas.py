@@ -1,0 +1,180 @@
+"""What the API reads and writes: JSON object bodies in, camelCase objects out.
+
+The shapes written here are the ones ``openapi.py`` describes; the fuzzer in
+``tests/test_api_fuzz.py`` checks that the two agree.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import request
+
+from .. import invitations
+from ..invitations import Refusal
+from ..links import invite_url
+from ..models import Company, Invitation, Membership, User
+
+# Every body this API accepts is a few hundred bytes; anything far larger is refused (413)
+# before it is parsed.
+MAX_BODY_BYTES = 16 * 1024
+
+BODY_NOT_JSON = "Send the body as JSON, with Content-Type: application/json."
+BODY_MALFORMED = "The body is not valid JSON."
+BODY_NOT_OBJECT = "The body must be a JSON object."
+FIELDS_INVALID = "Some fields need fixing."
+CODE_MISSING = "Enter an invitation code."
+
+# The domain layer names fields as the forms do; the API speaks camelCase.
+FIELD_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
+
+
+# How each reason the domain refuses an invitation is answered, here and nowhere else.
+# State refusals are 409: the invitation exists, but its state (revoked, expired, full,
+# paused) or the user's (already a member) forbids this now. 410 would be wrong for a
+# pause, which can be undone.
+REFUSAL_STATUS: dict[Refusal, int] = {
+    Refusal.NOT_FOUND: 404,
+    Refusal.WRONG_ACCOUNT: 403,
+    Refusal.REVOKED: 409,
+    Refusal.EXPIRED: 409,
+    Refusal.FULL: 409,
+    Refusal.PAUSED: 409,
+    Refusal.ALREADY_MEMBER: 409,
+}
+
+
+class ApiError(Exception):
+    """A refusal to answer with ``status`` and ``{error, fields?}``."""
+
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None):
+        self.status = status
+        self.message = message
+        self.fields = fields
+        super().__init__(message)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message}
+        if self.fields is not None:
+            body["fields"] = self.fields
+        return body
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object; an empty body counts as ``{}``.
+
+    Raises ``ApiError`` (415 for another content type, 400 for anything that
+    is not a JSON object) and lets Werkzeug's 413 through for oversized bodies.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if not request.is_json:
+        raise ApiError(415, BODY_NOT_JSON)
+    try:
+        data = json.loads(raw)
+        # Lone surrogates ("\ud800") parse, but no UTF-8 text can hold them; refuse them here
+        # rather than let them reach a password hash or a database driver.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):
+        # ValueError covers bad syntax, bad encodings and integers too long to convert;
+        # RecursionError, arrays nested thousands deep.
+        raise ApiError(400, BODY_MALFORMED) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, BODY_NOT_OBJECT)
+    return data
+
+
+def invitation_code(body: dict[str, Any]) -> str:
+    """The ``code`` of a validate or accept body, trimmed; its format is the domain's to judge."""
+    code = body.get("code")
+    if not isinstance(code, str) or not code:
+        raise ApiError(400, FIELDS_INVALID, {"code": CODE_MISSING})
+    return code.strip()
+
+
+# Handed to the domain for a JSON string, array or object where a number belongs: it
+# refuses fractions, so the field gets the domain's own message, worded as on the form.
+_NOT_A_NUMBER = 0.5
+
+
+def json_number(value: Any) -> Any:
+    """A JSON number (or null) for the domain to judge; ``5.0`` is the whole number 5.
+
+    Forms send numbers as text and the domain accepts digit strings for them; in
+    JSON a number is a number, so ``"5"`` is refused like any other non-number.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return _NOT_A_NUMBER
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The domain's field errors under the API's field names."""
+    return {FIELD_NAMES.get(name, name): message for name, message in errors.items()}
+
+
+# --- out ---------------------------------------------------------------------
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC, e.g. ``2025-01-27T10:00:00Z``."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def company_json(company: Company) -> dict[str, Any]:
+    return {"id": company.id, "name": company.name}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name}
+
+
+def membership_json(membership: Membership, current: Membership | None) -> dict[str, Any]:
+    return {
+        **company_json(membership.company),
+        "role": membership.role,
+        "current": current is not None and current.id == membership.id,
+    }
+
+
+def usage_json(invitation: Invitation) -> dict[str, Any]:
+    """The counters and the status badge."""
+    return {
+        "maxUses": invitation.max_uses,
+        "usedCount": invitation.used_count,
+        "remainingUses": invitations.remaining_uses(invitation),
+        "status": invitations.state(invitation).value,
+    }
+
+
+def invitation_json(invitation: Invitation) -> dict[str, Any]:
+    """An invitation as its company's owners and admins see it."""
+    return {
+        "id": invitation.id,
+        "code": invitation.code,
+        "url": invite_url(invitation.code),
+        "email": invitation.email,
+        **usage_json(invitation),
+        "isActive": invitation.is_active,
+        "expiresAt": timestamp(invitation.expires_at),
+        "createdAt": timestamp(invitation.created_at),
+        "revokedAt": timestamp(invitation.revoked_at),
+    }
+
+
+def invitation_preview_json(invitation: Invitation) -> dict[str, Any]:
+    """An invitation as anyone holding its code sees it: the target email masked."""
+    return {
+        "code": invitation.code,
+        "email": invitations.mask_email(invitation.email) if invitation.email else None,
+        **usage_json(invitation),
+        "isActive": invitation.is_active,
+        "expiresAt": timestamp(invitation.expires_at),
+        "company": company_json(invitation.company),
+    }

@@ -1,0 +1,52 @@
+"""Helpers shared by the API tests: sign in through the API, read what the database holds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from invites.extensions import db
+from invites.models import Invitation
+
+from .conftest import PASSWORD
+
+CREATE = "/api/companies/invitations/create"
+VALIDATE = "/api/companies/invitations/validate"
+ACCEPT = "/api/companies/invitations/accept"
+LIST = "/api/companies/invitations"
+LOGIN = "/api/auth/login"
+LOGOUT = "/api/auth/logout"
+
+
+def toggle_path(invitation_id: int) -> str:
+    return f"/api/companies/invitations/{invitation_id}/toggle"
+
+
+def revoke_path(invitation_id: int) -> str:
+    return f"/api/companies/invitations/{invitation_id}/revoke"
+
+
+def api_login(client, email: str, password: str = PASSWORD):
+    """Sign in through the API; the test client keeps the session cookie."""
+    response = client.post(LOGIN, json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@dataclass(frozen=True)
+class InvitationRow:
+    used_count: int
+    is_active: bool
+    revoked: bool
+    status: str
+
+
+def invitation_row(app, invitation_id: int) -> InvitationRow:
+    with app.app_context():
+        inv = db.session.get(Invitation, invitation_id)
+        return InvitationRow(inv.used_count, inv.is_active, inv.revoked_at is not None, inv.status)
