@@ -415,6 +415,22 @@ def test_accept_twice_is_409_already_member_and_gives_nothing_twice(owner_client
     assert count(app, Redemption) == 1
 
 
+def test_member_removed_since_cannot_use_the_same_invitation_again(owner_client, app, make):
+    invitation = create(owner_client, maxUses=3)
+    user = make.user("new@example.com")
+    joiner = app.test_client()
+    api_login(joiner, "new@example.com")
+    assert joiner.post(ACCEPT, json={"code": invitation["code"]}).status_code == 200
+    with app.app_context():
+        db.session.execute(sa.delete(Membership).where(Membership.user_id == user.id))
+        db.session.commit()
+    again = joiner.post(ACCEPT, json={"code": invitation["code"]})
+    assert again.status_code == 409
+    assert again.get_json() == {"error": "You have already used this invitation"}
+    assert invitation_row(app, invitation["id"]).used_count == 1
+    assert count(app, Redemption) == 1
+
+
 # --- toggle and revoke ------------------------------------------------------------------
 
 

@@ -349,7 +349,8 @@ def _paths() -> dict[str, Any]:
                 "summary": "Use a code: join its company as a MEMBER",
                 "description": "Any signed-in user. The refusals of validate, then "
                 f"{REFUSAL_STATUS[Refusal.WRONG_ACCOUNT]} \"{Refusal.WRONG_ACCOUNT.value}\" and "
-                f"{REFUSAL_STATUS[Refusal.ALREADY_MEMBER]} \"You are already a member of <company>\". "
+                f"{REFUSAL_STATUS[Refusal.ALREADY_MEMBER]} \"You are already a member of <company>\" or "
+                f"{REFUSAL_STATUS[Refusal.ALREADY_USED]} \"{Refusal.ALREADY_USED.value}\" (a member removed since). "
                 "Exactly max uses people get in, however many accept at once.",
                 "security": signed_in,
                 "requestBody": _body(CODE_BODY, {"code": "abc123"}),

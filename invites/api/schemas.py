@@ -42,6 +42,7 @@ REFUSAL_STATUS: dict[Refusal, int] = {
     Refusal.FULL: 409,
     Refusal.PAUSED: 409,
     Refusal.ALREADY_MEMBER: 409,
+    Refusal.ALREADY_USED: 409,
 }
 
 
