@@ -61,6 +61,9 @@ def hash_password(password: str) -> str:
 
 
 def find_user_by_email(email: str) -> User | None:
+    """The user with this email (any case), or None; a NUL byte (PostgreSQL refuses it) is None."""
+    if "\x00" in email:
+        return None
     return db.session.execute(
         select(User).where(User.email == normalise_email(email))
     ).scalar_one_or_none()

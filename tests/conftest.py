@@ -64,6 +64,8 @@ def base_config(database_url: str) -> dict:
         "REDIS_URL": None,
         "PUBLIC_URL": None,
         "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "INVITATIONS_PER_PAGE": 50,

@@ -100,6 +100,14 @@ def test_wrong_credentials_get_one_generic_message(client, make, auth, email, pa
     assert client.get("/dashboard/company").status_code == 302
 
 
+@pytest.mark.parametrize("email", ["boss\x00@example.com", "\x00", "boss@example.com\x00"])
+def test_nul_bytes_in_login_are_wrong_credentials_not_errors(client, make, auth, email):
+    make.company("Acme", owner_email="boss@example.com")
+    response = auth.login(email)
+    assert response.status_code == 422
+    assert b"Invalid email or password." in response.data
+
+
 def test_logout_is_post_only(client, make, auth):
     make.company("Acme", owner_email="boss@example.com")
     auth.login("boss@example.com")
