@@ -23,6 +23,10 @@ logger_class = "invites.gunicorn_logging.CodeMaskingLogger"
 # The combined format plus the duration in milliseconds and the worker's pid.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %(p)s'
 
+# Invites does not use gunicorn's control socket; without this, two instances on
+# one host would fight over the same default socket path.
+control_socket_disable = True
+
 # X-Forwarded-* from the proxy in front: the app trusts them through
 # TRUSTED_PROXIES (werkzeug's ProxyFix), so gunicorn itself need not.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -23,7 +23,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder="../templates",
         static_folder="../static",
     )
-    app.config.update(PASSWORD_HASH_METHOD="scrypt")
+    app.config.update(
+        PASSWORD_HASH_METHOD="scrypt",
+        # Forms and JSON bodies are small; anything larger is refused with 413.
+        MAX_CONTENT_LENGTH=256 * 1024,
+    )
     if test_config is None or "SECRET_KEY" not in test_config:
         app.config.update(load_config(app.instance_path))
     if test_config is not None:

@@ -80,8 +80,6 @@ def load_config(instance_path: str) -> dict:
         # Rate limits per client need the real address, and Flask-WTF's HTTPS
         # referrer check needs to know the request came over HTTPS.
         "TRUSTED_PROXIES": _whole_number("TRUSTED_PROXIES", 0),
-        # Forms and JSON bodies are small; anything larger is refused with 413.
-        "MAX_CONTENT_LENGTH": 256 * 1024,
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -24,7 +24,7 @@ MESSAGES = {
     405: "This method is not allowed here.",
     413: "The request is too large.",
     422: "Some of what you sent needs fixing.",
-    429: "Too many requests.",
+    429: "Too many requests. Wait a moment and try again.",
     500: "Something went wrong on our side. Try again in a moment.",
 }
 
@@ -75,9 +75,13 @@ def _wait_phrase(seconds: int) -> str:
 
 def too_many_requests(exc: RateLimitExceeded):
     """429: which limit (its own message), when to come back, and ``Retry-After``."""
-    message = exc.description if exc.limit.error_message else MESSAGES[429]
     seconds = retry_after_seconds()
-    message += f" Try again in {_wait_phrase(seconds)}." if seconds else " Wait a moment and try again."
+    if exc.limit.error_message and seconds:
+        message = f"{exc.description} Try again in {_wait_phrase(seconds)}."
+    elif exc.limit.error_message:
+        message = f"{exc.description} Wait a moment and try again."
+    else:
+        message = MESSAGES[429]
     response = error_response(429, message)
     if seconds:
         # Flask-Limiter's after-request hook sets it as well; this one does not

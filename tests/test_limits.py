@@ -221,3 +221,23 @@ def test_rates_come_from_the_configuration(limited_app, limited):
     limited_app.config["RATELIMIT_GUESS_PER_CLIENT"] = "1 per hour"
     assert limited.get("/_probe/invite/nope").status_code == 404
     assert limited.get("/_probe/invite/nope").status_code == 429
+
+
+# --- behind a proxy ----------------------------------------------------------
+
+
+def test_behind_trusted_proxies_each_client_is_counted_by_its_forwarded_address(app, database_url):
+    proxied = create_app(limited_config(database_url, TRUSTED_PROXIES=1))
+    limit_probes.register(proxied)
+    client = proxied.test_client()
+    for n in range(4):
+        assert client.get(f"/_probe/invite/nope{n}", headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 404
+    assert client.get("/_probe/invite/nope", headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 429
+    # Another visitor behind the same proxy (same REMOTE_ADDR) is someone else.
+    assert client.get("/_probe/invite/nope", headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 404
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(limited):
+    for n in range(4):
+        assert limited.get(f"/_probe/invite/nope{n}", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code == 404
+    assert limited.get("/_probe/invite/nope", headers={"X-Forwarded-For": "198.51.100.77"}).status_code == 429
