@@ -17,7 +17,7 @@ graceful_timeout = 30
 # invitation codes in every field (path, query, Referer, headers): see
 # invites/gunicorn_logging.py. The app writes its own request line too
 # (logger "invites.request"); turn one of them off if you want only one.
-accesslog = os.environ.get("ACCESS_LOG", "-")
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 logger_class = "invites.gunicorn_logging.CodeMaskingLogger"
 # The combined format plus the duration in milliseconds and the worker's pid.

@@ -1,11 +1,10 @@
 """Error pages: finished HTML for people, JSON under ``/api``."""
 from __future__ import annotations
 
-import logging
 import math
 import time
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -13,8 +12,6 @@ from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .masking import mask_codes
-
-log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -53,7 +50,7 @@ def error_response(code: int, message: str | None = None):
         body = render_template("error.html", code=code, message=message)
     except Exception:
         db.session.rollback()
-        log.exception("Could not render the error page for %s %s", code, mask_codes(request.path))
+        current_app.logger.exception("Could not render the error page for %s %s", code, mask_codes(request.path))
         body = _BARE_PAGE.format(code=code, message=escape(message))
     return make_response(body, code)
 

@@ -3,7 +3,9 @@
 A code is a bearer secret: whoever reads it can join the company. It travels
 in the invite link's path (``/invite/<code>``), hence in request lines,
 Referer headers, redirect Locations and ``next=`` parameters, all of which
-loggers like to print.
+loggers like to print. PostgreSQL adds another way out: its constraint errors
+quote the offending value (``Key (code)=(Zx81kQ…) already exists``), and
+SQLAlchemy's ``hide_parameters`` does not reach the server's own message.
 """
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ _SLASH = r"(?:/|%2F|%252F)"
 _INVITE_PATH = re.compile(rf"({_SLASH}invite{_SLASH})([A-Za-z0-9_\-]+)", re.IGNORECASE)
 # "code=<code>" in a query string or a form-encoded body.
 _CODE_PARAMETER = re.compile(r"(\bcode=)([^&\s\"';]+)", re.IGNORECASE)
+
+
+# PostgreSQL's DETAIL line of a constraint error quotes the row's values.
+_DATABASE_DETAIL = re.compile(
+    r"(Key \(.*?\)=\().*?(\) (?:already exists|is not present|conflicts with))"
+)
 
 
 def mask_code(code: str | None) -> str:
@@ -41,3 +49,10 @@ def mask_codes(text: str) -> str:
     if not text:
         return text
     return _CODE_PARAMETER.sub(_mask_match, _INVITE_PATH.sub(_mask_match, text))
+
+
+def scrub(text: str) -> str:
+    """``text`` fit for a log: codes masked, values quoted by database errors removed."""
+    if not text:
+        return text
+    return _DATABASE_DETAIL.sub(r"\1…\2", mask_codes(text))

@@ -5,10 +5,11 @@ import logging
 import time
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask.logging import default_handler
 from sqlalchemy import text
 
 from .extensions import db, limiter
-from .masking import mask_codes
+from .masking import mask_codes, scrub
 
 bp = Blueprint("operations", __name__)
 
@@ -31,13 +32,21 @@ def healthz():
 
 
 class CodeMaskingFilter(logging.Filter):
-    """Rewrites a log record's message with every invitation code masked."""
+    """Rewrites a log record with every invitation code masked, traceback included.
+
+    A traceback is formatted here, scrubbed, and made part of the message, since
+    handlers would otherwise format the exception (and any value a database
+    error quotes) after every filter has run.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_codes(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, None
+        scrubbed = scrub(message)
+        if scrubbed != record.getMessage():
+            record.msg, record.args = scrubbed, None
         return True
 
 
@@ -62,9 +71,9 @@ def _log_request(response: Response) -> Response:
     return response
 
 
-def _add_filter_once(logger: logging.Logger) -> None:
-    if not any(isinstance(f, CodeMaskingFilter) for f in logger.filters):
-        logger.addFilter(CodeMaskingFilter())
+def _add_filter_once(target: logging.Filterer) -> None:
+    if not any(isinstance(f, CodeMaskingFilter) for f in target.filters):
+        target.addFilter(CodeMaskingFilter())
 
 
 def register(app: Flask) -> None:
@@ -77,7 +86,9 @@ def register(app: Flask) -> None:
     app.logger  # noqa: B018
     if request_log.level == logging.NOTSET:
         request_log.setLevel(logging.INFO)
-    # The development server's own request lines, and the app's messages.
+    # The development server's own request lines, the app's messages, and
+    # Flask's handler, which also sees what the app's child loggers propagate.
     _add_filter_once(logging.getLogger("werkzeug"))
     _add_filter_once(app.logger)
     _add_filter_once(request_log)
+    _add_filter_once(default_handler)

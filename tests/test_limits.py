@@ -226,9 +226,17 @@ def test_rates_come_from_the_configuration(limited_app, limited):
 # --- behind a proxy ----------------------------------------------------------
 
 
-def test_behind_trusted_proxies_each_client_is_counted_by_its_forwarded_address(app, database_url):
+@pytest.fixture
+def proxied_app(app, database_url):
     proxied = create_app(limited_config(database_url, TRUSTED_PROXIES=1))
     limit_probes.register(proxied)
+    yield proxied
+    with proxied.app_context():
+        db.engine.dispose()
+
+
+def test_behind_trusted_proxies_each_client_is_counted_by_its_forwarded_address(proxied_app):
+    proxied = proxied_app
     client = proxied.test_client()
     for n in range(4):
         assert client.get(f"/_probe/invite/nope{n}", headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 404
@@ -241,3 +249,38 @@ def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(limi
     for n in range(4):
         assert limited.get(f"/_probe/invite/nope{n}", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code == 404
     assert limited.get("/_probe/invite/nope", headers={"X-Forwarded-For": "198.51.100.77"}).status_code == 429
+
+
+# --- Redis gone --------------------------------------------------------------
+
+
+@pytest.fixture
+def app_with_dead_redis(app, database_url):
+    """Limits stored in a Redis nobody listens on, with the fallback production turns on."""
+    dead = create_app(limited_config(
+        database_url,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/15",
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    ))
+    yield dead
+    # The limiter is one object per process; let later apps start with live storage.
+    limiter._storage_dead = False
+    with dead.app_context():
+        db.engine.dispose()
+
+
+def test_when_redis_is_down_limits_fall_back_to_memory_instead_of_failing(app_with_dead_redis, caplog):
+    client = app_with_dead_redis.test_client()
+    statuses = [login(client, "boss@example.com").status_code for _ in range(4)]
+    assert statuses == [422, 422, 422, 429]
+    assert "falling back to in-memory storage" in caplog.text
+
+
+def test_production_configuration_falls_back_only_with_redis(monkeypatch, tmp_path):
+    from invites.config import load_config
+
+    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is False
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/0")
+    assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True

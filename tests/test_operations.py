@@ -153,3 +153,33 @@ def test_mask_codes(text, expected):
 def test_mask_code_shows_a_prefix_only():
     assert mask_code(CODE) == "Zx81…"
     assert mask_code(None) == ""
+
+
+def test_tracebacks_in_the_log_quote_no_database_values(app, client, make, auth, caplog):
+    """PostgreSQL's constraint errors quote the row (``Key (email)=(…)``); hide_parameters
+    does not reach the server's own message, so the log scrubs it."""
+    import sqlalchemy as sa
+
+    from invites.models import User
+
+    def duplicate_email():
+        existing = db.session.scalars(sa.select(User)).first()
+        db.session.add(User(email=existing.email, name="Copy", password_hash="x"))
+        db.session.flush()
+
+    app.add_url_rule(f"/invite/{CODE}/_test-duplicate", "duplicate_email", duplicate_email)
+    make.company("Acme", owner_email="boss@example.com")
+    with caplog.at_level(logging.ERROR):
+        assert client.get(f"/invite/{CODE}/_test-duplicate").status_code == 500
+    assert "IntegrityError" in caplog.text and "Traceback" in caplog.text
+    assert "boss@example.com" not in caplog.text
+    assert CODE not in caplog.text
+
+
+def test_scrub_removes_values_quoted_by_database_errors():
+    from invites.masking import scrub
+
+    assert scrub("DETAIL:  Key (code)=(Zx81kQpLm2) already exists.") == "DETAIL:  Key (code)=(…) already exists."
+    assert scrub('Key (company_id)=(5) is not present in table "companies".') == (
+        'Key (company_id)=(…) is not present in table "companies".'
+    )
