@@ -46,6 +46,7 @@ from typing import TypeVar
 
 from flask import Response, current_app, request
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from .accounts import normalise_email
 from .extensions import limiter
@@ -85,12 +86,20 @@ def user_key() -> str:
 
 
 def submitted_email() -> str | None:
-    """The email a log-in form or JSON body names, normalised; None if there is none."""
-    if request.is_json:
-        body = request.get_json(silent=True)
-        raw = body.get("email") if isinstance(body, dict) else None
-    else:
-        raw = request.form.get("email")
+    """The email a log-in form or JSON body names, normalised; None if there is none.
+
+    Never raises: Flask-Limiter takes any error in a key function for a dead
+    storage and falls back to counting in one process's memory, so a body too
+    large to read (413) must not escape from here; the view refuses it.
+    """
+    try:
+        if request.is_json:
+            body = request.get_json(silent=True)
+            raw = body.get("email") if isinstance(body, dict) else None
+        else:
+            raw = request.form.get("email")
+    except HTTPException:
+        return None
     if not isinstance(raw, str) or not raw.strip():
         return None
     return normalise_email(raw)[:254]

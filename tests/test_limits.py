@@ -284,3 +284,27 @@ def test_production_configuration_falls_back_only_with_redis(monkeypatch, tmp_pa
     assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is False
     monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/0")
     assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+
+
+@pytest.fixture
+def app_with_fallback(app, database_url):
+    fallback = create_app(limited_config(database_url, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True))
+    limit_probes.register(fallback)
+    yield fallback
+    limiter._storage_dead = False
+    with fallback.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["form", "json"])
+def test_an_oversized_log_in_is_413_and_does_not_knock_the_limits_off_their_storage(app_with_fallback, kind):
+    """Reading the email for the limit must not fail inside Flask-Limiter, which would
+    take any error for a dead storage and switch to per-process counting."""
+    client = app_with_fallback.test_client()
+    big = {"email": "a@example.com", "password": "x" * 300_000}
+    if kind == "form":
+        response = client.post("/login", data=big)
+    else:
+        response = client.post("/api/_probe/login", json=big)
+    assert response.status_code == 413
+    assert limiter._storage_dead is False
