@@ -5,6 +5,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
@@ -146,6 +147,7 @@ def memberships_of(user_id: int) -> list[Membership]:
         db.session.execute(
             select(Membership)
             .join(Membership.company)
+            .options(contains_eager(Membership.company))
             .where(Membership.user_id == user_id)
             .order_by(Company.name, Company.id)
         ).scalars()
@@ -158,6 +160,7 @@ def members_of(company_id: int) -> list[Membership]:
         db.session.execute(
             select(Membership)
             .join(Membership.user)
+            .options(contains_eager(Membership.user))
             .where(Membership.company_id == company_id)
             .order_by(Membership.created_at, Membership.id)
         ).scalars()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -116,4 +116,27 @@ def invitation_events(invitation_id: int, limit: int = EVENTS_PER_PAGE) -> list[
             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
             .limit(limit)
         ).scalars()
+    )
+
+
+def latest_id(company_id: int) -> int:
+    """The id of the company's newest audit row (0 if none): a cursor for ``changes_since``."""
+    return db.session.scalar(
+        select(func.coalesce(func.max(AuditEvent.id), 0)).where(AuditEvent.company_id == company_id)
+    )
+
+
+def changes_since(company_id: int, after: int, limit: int = 200) -> list:
+    """The company's audit rows newer than the cursor ``after``, oldest first, in one query.
+
+    Each row has ``id``, ``action``, ``actor_id`` and ``invitation_id``; the last
+    id is the next cursor. Rows beyond ``limit`` wait for the next call.
+    """
+    return list(
+        db.session.execute(
+            select(AuditEvent.id, AuditEvent.action, AuditEvent.actor_id, AuditEvent.invitation_id)
+            .where(AuditEvent.company_id == company_id, AuditEvent.id > after)
+            .order_by(AuditEvent.id)
+            .limit(limit)
+        ).all()
     )

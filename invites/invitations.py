@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, case, func, not_, select, update
+from sqlalchemy import and_, case, exists, not_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit
 from .accounts import normalise_email
@@ -28,6 +30,7 @@ from .models import (
     Redemption,
     Role,
     User,
+    UTCDateTime,
     utcnow,
 )
 
@@ -53,6 +56,8 @@ class Refusal(enum.Enum):
     PAUSED = "This invitation has been paused"
     WRONG_ACCOUNT = "This invitation was sent to a different email address"
     ALREADY_MEMBER = "You are already a member of {company}"
+    # A member who was removed and opens the same link again: one user, one use.
+    ALREADY_USED = "You have already used this invitation"
 
 
 class InvitationRefused(Exception):
@@ -209,12 +214,13 @@ def can_revoke(invitation: Invitation) -> bool:
 
 
 def remaining_uses(invitation: Invitation) -> int:
+    """How many more people the invitation admits (never negative)."""
     return max(invitation.max_uses - invitation.used_count, 0)
 
 
 def mask_email(email: str) -> str:
     """``john@example.com`` → ``j***@example.com``: enough to recognise, not to harvest."""
-    local, _, domain = email.partition("@")
+    local, _, domain = normalise_email(email).partition("@")
     return f"{local[:1]}***@{domain}"
 
 
@@ -256,7 +262,21 @@ def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     ).scalar_one_or_none()
 
 
+def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Invitation]:
+    """The invitations among ``invitation_ids`` that belong to ``company_id``, newest first."""
+    if not invitation_ids:
+        return []
+    return list(
+        db.session.execute(
+            select(Invitation)
+            .where(Invitation.id.in_(invitation_ids), Invitation.company_id == company_id)
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        ).scalars()
+    )
+
+
 def is_member(user_id: int, company_id: int) -> bool:
+    """True if the user belongs to the company, in any role."""
     return (
         db.session.execute(
             select(Membership.id).where(
@@ -267,22 +287,38 @@ def is_member(user_id: int, company_id: int) -> bool:
     )
 
 
+def user_refusal(invitation: Invitation, user: User) -> Refusal | None:
+    """Why this user in particular may not use the invitation, in order, or None."""
+    if not email_matches(invitation, user):
+        return Refusal.WRONG_ACCOUNT
+    # One statement, so one snapshot: a use commits its membership and its
+    # redemption together, and a racing request must see both or neither.
+    member, redeemed = db.session.execute(
+        select(
+            exists().where(Membership.user_id == user.id, Membership.company_id == invitation.company_id),
+            exists().where(Redemption.invitation_id == invitation.id, Redemption.user_id == user.id),
+        )
+    ).one()
+    if member:
+        return Refusal.ALREADY_MEMBER
+    if redeemed:
+        return Refusal.ALREADY_USED
+    return None
+
+
 def check(code: Any, user: User | None = None) -> Invitation:
     """The invitation behind ``code`` if ``user`` (or anyone, if None) could accept it now.
 
     Raises ``InvitationRefused`` with the first reason that applies: the five
-    invitation refusals in order, then wrong account, then already a member.
-    Reads only; a GET of the invite page calls this.
+    invitation refusals in order, then wrong account, then already a member,
+    then already used. Reads only; a GET of the invite page calls this.
     """
     invitation = find_by_code(code)
     reason = refusal(invitation)
+    if reason is None and user is not None:
+        reason = user_refusal(invitation, user)
     if reason is not None:
         raise InvitationRefused(reason, invitation)
-    if user is not None:
-        if not email_matches(invitation, user):
-            raise InvitationRefused(Refusal.WRONG_ACCOUNT, invitation)
-        if is_member(user.id, invitation.company_id):
-            raise InvitationRefused(Refusal.ALREADY_MEMBER, invitation)
     return invitation
 
 
@@ -363,6 +399,40 @@ def redemptions(invitation_id: int) -> list[Redemption]:
     )
 
 
+# --- the database's clock ---------------------------------------------------
+
+
+class db_now(FunctionElement):
+    """The database's current time, comparable with stored ``UTCDateTime`` values.
+
+    Conditional UPDATEs compare ``expires_at`` with this, so the database
+    decides by its own clock at the moment it applies the change.
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(db_now)
+def _db_now_default(element, compiler, **kw):
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_postgresql(element, compiler, **kw):
+    # now() is the start of the transaction, which began with the request's
+    # first query; the clock at the moment the row is updated is what counts.
+    return "clock_timestamp()"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element, compiler, **kw):
+    # SQLite compares these as text. Stored values read 'YYYY-MM-DD HH:MM:SS.ffffff'
+    # and CURRENT_TIMESTAMP has no fraction, so '…:00.500000' > '…:00' kept an
+    # expired invitation usable for up to a second. Milliseconds fix that.
+    return "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
 # --- changes -----------------------------------------------------------------
 
 
@@ -372,6 +442,7 @@ def new_code() -> str:
 
 
 def _code_taken(code: str) -> bool:
+    """True if an invitation already has this code."""
     return db.session.execute(select(Invitation.id).where(Invitation.code == code)).first() is not None
 
 
@@ -416,15 +487,40 @@ def _changeable(invitation_id: int):
         Invitation.id == invitation_id,
         Invitation.revoked_at.is_(None),
         Invitation.used_count < Invitation.max_uses,
-        Invitation.expires_at > func.now(),
+        Invitation.expires_at > db_now(),
     )
 
 
-def _refusal_after_failed_update(invitation: Invitation) -> InvitationRefused:
-    """After a conditional UPDATE matched nothing: read the row again and say why."""
+_CLOSED = (Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL, Refusal.PAUSED)
+
+
+def _refusal_after_failed_update(
+    invitation: Invitation,
+    considered: tuple[Refusal, ...] = _CLOSED,
+    otherwise: Refusal = Refusal.FULL,
+) -> InvitationRefused:
+    """After a conditional UPDATE matched nothing: ask the database why, in the documented order.
+
+    ``considered`` are the conditions that UPDATE tested. The database judges
+    expiry by its own clock, as the UPDATE did, so the answer agrees with the
+    decision even if the app server's clock is off. ``otherwise`` answers when
+    none holds any more: only a pause can be undone, so that means a pause
+    that was started again in between.
+    """
     db.session.rollback()
+    row = db.session.execute(
+        select(
+            Invitation.revoked_at.is_not(None),
+            Invitation.expires_at <= db_now(),
+            Invitation.used_count >= Invitation.max_uses,
+            not_(Invitation.is_active),
+        ).where(Invitation.id == invitation.id)
+    ).first()
+    if row is None:
+        return InvitationRefused(Refusal.NOT_FOUND)
     db.session.refresh(invitation)
-    return InvitationRefused(refusal(invitation) or Refusal.FULL, invitation)
+    holding = [reason for reason, flag in zip(_CLOSED, row) if flag and reason in considered]
+    return InvitationRefused(holding[0] if holding else otherwise, invitation)
 
 
 def set_active(invitation: Invitation, actor: User, active: bool | None = None) -> Invitation:
@@ -441,7 +537,9 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
         .returning(Invitation.is_active)
     ).first()
     if row is None:
-        raise _refusal_after_failed_update(invitation)
+        raise _refusal_after_failed_update(
+            invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
+        )
     audit.record(
         audit.Action.START if row.is_active else audit.Action.PAUSE,
         company_id=invitation.company_id,
@@ -466,7 +564,7 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
         .returning(Invitation.id)
     ).first()
     if row is None:
-        raise _refusal_after_failed_update(invitation)
+        raise _refusal_after_failed_update(invitation, considered=(Refusal.REVOKED, Refusal.FULL))
     audit.record(
         audit.Action.REVOKE,
         company_id=invitation.company_id,
@@ -504,7 +602,7 @@ def accept(code: Any, user: User) -> Acceptance:
             Invitation.id == invitation.id,
             Invitation.is_active,
             Invitation.revoked_at.is_(None),
-            Invitation.expires_at > func.now(),
+            Invitation.expires_at > db_now(),
             Invitation.used_count < Invitation.max_uses,
         )
         .values(
@@ -518,7 +616,7 @@ def accept(code: Any, user: User) -> Acceptance:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise _refusal_after_failed_update(invitation)
+        raise _refusal_after_failed_update(invitation, otherwise=Refusal.PAUSED)
     membership = Membership(user_id=user.id, company_id=invitation.company_id, role=Role.MEMBER.value)
     db.session.add_all(
         [
@@ -537,7 +635,10 @@ def accept(code: Any, user: User) -> Acceptance:
         )
         db.session.commit()
     except IntegrityError:
+        # Another request of this user won the race (or they joined meanwhile):
+        # the rollback gives the use back; say which of the two it was.
         db.session.rollback()
-        raise InvitationRefused(Refusal.ALREADY_MEMBER, invitation) from None
+        reason = user_refusal(invitation, user) or Refusal.ALREADY_MEMBER
+        raise InvitationRefused(reason, invitation) from None
     db.session.refresh(invitation)
     return Acceptance(invitation=invitation, company=invitation.company, membership=membership)

@@ -45,5 +45,96 @@
     flashes.replaceChildren(p);
   }
 
+  // Dashboard: a 409 answers a card the domain refused to change, re-rendered as it
+  // really is now with the reason; swap it like a 200 instead of treating it as a failure.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.xhr.status === 409 && detail.target && detail.target.closest(".invitation-card")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  // Live usage stops asking once the server refuses (logged out, no longer an admin):
+  // one message, not one every few seconds.
+  document.body.addEventListener("htmx:responseError", function (event) {
+    if (event.target.id === "live-usage") event.target.remove();
+  });
+
+  // Live usage: no polling while the tab is hidden; the next poll after it is shown
+  // brings everything that changed meanwhile (the cursor is on the server's side).
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && event.target.id === "live-usage") event.preventDefault();
+  });
+
+  // Keep the keyboard where it was across a card swap. htmx restores focus by id, but
+  // hx-disabled-elt has already taken it away from the button by then; so remember
+  // the button (and its card) before the request, and return to it, or to the card
+  // if the button is gone (after Revoke), once the new card has settled.
+  var focusAfterSwap = null;
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var active = document.activeElement;
+    var card = event.target.closest ? event.target.closest(".invitation-card") : null;
+    focusAfterSwap = card && active && active.id && card.contains(active)
+      ? { source: event.target, element: active.id, card: card.id } : null;
+  });
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail.requestConfig;
+    if (!focusAfterSwap || !config || config.elt !== focusAfterSwap.source) return;
+    var wanted = focusAfterSwap;
+    focusAfterSwap = null;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.body.contains(active)) return;
+    var element = document.getElementById(wanted.element) || document.getElementById(wanted.card);
+    if (element) element.focus();
+  });
+
+  // Copy Link: the clipboard when it is there, else the link shown and selected.
+  document.body.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".copy-link") : null;
+    if (!button) return;
+    var link = button.getAttribute("data-link");
+    var copied = function () {
+      var label = button.textContent;
+      button.textContent = "Copied ✓";
+      button.classList.add("is-copied");
+      announce("Link copied.");
+      window.setTimeout(function () {
+        button.textContent = label;
+        button.classList.remove("is-copied");
+      }, 2000);
+    };
+    var showField = function () {
+      var card = button.closest(".invitation-card");
+      var field = card && card.querySelector(".link-field");
+      if (!field) return;
+      field.classList.add("is-shown");
+      field.focus();
+      field.select();
+      announce("Copying is not available here. The link is selected: copy it by hand.");
+    };
+    if (button.classList.contains("is-copied")) return;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(link).then(copied, showField);
+    } else {
+      showField();
+    }
+  });
+
+  // Plain forms marked data-submit-once (the invite page's Join): a double click sends
+  // one request, so the page that answers is the one for the first press.
+  document.body.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-submit-once]")) return;
+    if (form.dataset.submitted) { event.preventDefault(); return; }
+    form.dataset.submitted = "true";
+  });
+  // Back to a page kept in the browser's memory: its forms may be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+      delete form.dataset.submitted;
+    });
+  });
+
   window.Invites = { announce: announce, showFlash: showFlash };
 })();

@@ -133,3 +133,28 @@ def test_member_gets_403_on_dashboard(client, make, auth):
     response = client.get("/dashboard/company")
     assert response.status_code == 403
     assert b"You do not have access to this page." in response.data
+
+
+def test_members_page_query_count_does_not_grow_with_members(client, app, make, auth):
+    """The members page loads users with their memberships, not one query per row."""
+    from sqlalchemy import event
+
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+
+    def statements_for_members_page() -> int:
+        seen = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/company/members").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    few = statements_for_members_page()
+    for n in range(5):
+        make.user(f"m{n}@example.com", company=company)
+    assert statements_for_members_page() == few

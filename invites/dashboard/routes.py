@@ -1,13 +1,124 @@
-"""The dashboard: where a signed-in user lands, and the company's invitations."""
+"""The dashboard: where a signed-in user lands, and the company's invitations.
+
+Every view is a thin caller of ``invitations``: it turns a request into one
+domain call and the result into a page, a card fragment (htmx) or a redirect
+with a flash (no JavaScript).
+"""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
-from flask_login import login_required
+from urllib.parse import parse_qs, urlsplit
 
-from ..models import Role
-from ..tenancy import current_membership, manager_required
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from .. import audit, invitations
+from ..auth.routes import safe_next
+from ..errors import error_response
+from ..htmx import is_htmx, render_page_or_fragment, trigger
+from ..links import invite_url
+from ..models import Invitation
+from ..tenancy import current_membership, get_invitation_or_404, manager_required
+from .forms import CreateInvitationForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+# A new card is put on top of the list only where it belongs: page 1 of these.
+_SHOWS_NEW = {invitations.Filter.ALL, invitations.Filter.ACTIVE}
+
+
+def short_code(code: str) -> str:
+    """The first characters of a code: enough to tell invitations apart in labels."""
+    return code[:12] + "…"
+
+
+@bp.context_processor
+def _card_helpers() -> dict:
+    """What the card partial needs, wherever it is rendered from."""
+    return {
+        "invitations": invitations,
+        "invite_url": invite_url,
+        "short_code": short_code,
+        "return_to": _return_to(),
+    }
+
+
+def _return_to() -> str:
+    """The list the admin is looking at, for the no-JavaScript redirects after a change.
+
+    A form posted from a card says so in ``next``; an htmx request names the
+    page in ``HX-Current-URL``; a page load is that list itself. Anything not
+    under the dashboard falls back to its first page.
+    """
+    home = url_for("dashboard.company")
+    if request.form.get("next"):
+        target = request.form["next"]
+    elif is_htmx():
+        parts = urlsplit(request.headers.get("HX-Current-URL", ""))
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    elif request.method == "GET":
+        target = request.full_path.rstrip("?")
+    else:
+        target = home
+    target = safe_next(target)
+    if target and urlsplit(target).path == home:
+        return target
+    return home
+
+
+def _view_of(path: str) -> tuple[invitations.Filter, int]:
+    """The filter and page number of a dashboard URL."""
+    query = parse_qs(urlsplit(path).query)
+    return (
+        invitations.parse_filter(query.get("filter", [None])[0]),
+        invitations.parse_page(query.get("page", [None])[0]),
+    )
+
+
+def _list_context(which: invitations.Filter, page: int) -> dict:
+    """The list part of the dashboard: one page of cards, the filters, the live-usage cursor."""
+    company_id = current_membership().company_id
+    return {
+        "membership": current_membership(),
+        "page": invitations.list_for_company(
+            company_id, which, page, per_page=current_app.config["INVITATIONS_PER_PAGE"]
+        ),
+        "filters": list(invitations.Filter),
+        "cursor": audit.latest_id(company_id),
+    }
+
+
+def _card(invitation: Invitation, status: int = 200, message: str | None = None):
+    """The card partial (never a page), for htmx swaps."""
+    return make_response(
+        render_template("dashboard/_card.html", inv=invitation, message=message), status
+    )
+
+
+def _changed(invitation: Invitation, message: str):
+    """After a change: the card and an announcement (htmx), or a flash and the list."""
+    if is_htmx():
+        return trigger(_card(invitation), "announce", message)
+    flash(message, "success")
+    return redirect(_return_to())
+
+
+def _refused(invitation: Invitation, refusal: invitations.InvitationRefused):
+    """A change the domain refused: 409 with the card as it really is now, and why."""
+    message = f"Invitation {short_code(invitation.code)} was not changed: {refusal.message}."
+    if is_htmx():
+        return trigger(_card(invitation, 409, refusal.message), "announce", message)
+    flash(message, "error")
+    return redirect(_return_to())
 
 
 @bp.get("")
@@ -23,5 +134,145 @@ def home():
 @bp.get("/company")
 @manager_required
 def company():
-    """The current company's invitations."""
-    return render_template("dashboard/index.html", membership=current_membership())
+    """The current company's invitations: the create form and one filtered page of cards."""
+    which = invitations.parse_filter(request.args.get("filter"))
+    page = invitations.parse_page(request.args.get("page"))
+    return render_template(
+        "dashboard/index.html", form=CreateInvitationForm(), **_list_context(which, page)
+    )
+
+
+@bp.post("/company/invitations")
+@manager_required
+def create():
+    """Create an invitation from the form.
+
+    Invalid input: 422 with the form and its errors (the form alone for htmx).
+    Valid: htmx gets a fresh form plus the new card for the top of the list
+    (out of band); a plain POST is redirected to the list with a flash.
+    """
+    form = CreateInvitationForm()
+    if not form.validate_on_submit():
+        response = render_page_or_fragment(
+            "dashboard/index.html",
+            block="create_form",
+            status=422,
+            form=form,
+            **_list_context(invitations.Filter.ALL, 1),
+        )
+        return trigger(response, "announce", "The invitation was not created. Check the form.")
+
+    invitation = invitations.create(
+        current_membership().company_id, current_user, form.new_invitation
+    )
+    message = f"Invitation {short_code(invitation.code)} created."
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for(".company"))
+    which, page = _view_of(_return_to())
+    shown = which in _SHOWS_NEW and page == 1
+    if not shown:
+        message += " Show all invitations to see it."
+    response = render_page_or_fragment(
+        "dashboard/index.html",
+        block="create_form",
+        form=CreateInvitationForm(formdata=None),
+        created=invitation,
+        created_shown=shown,
+        created_message=message,
+    )
+    # Where the card is not shown, a flash (itself a live region) says it instead.
+    return trigger(response, "announce", message) if shown else response
+
+
+@bp.post("/company/invitations/<int:invitation_id>/active")
+@manager_required
+def set_active(invitation_id: int):
+    """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
+    invitation = get_invitation_or_404(invitation_id)
+    form = ToggleForm()
+    if not form.validate_on_submit():
+        return error_response(400, "Choose whether to pause or start the invitation.")
+    active = form.active.data == "1"
+    try:
+        invitations.set_active(invitation, current_user, active)
+    except invitations.InvitationRefused as refusal:
+        return _refused(invitation, refusal)
+    verb = "started" if active else "paused"
+    return _changed(invitation, f"Invitation {short_code(invitation.code)} {verb}.")
+
+
+@bp.post("/company/invitations/<int:invitation_id>/revoke")
+@manager_required
+def revoke(invitation_id: int):
+    """Revoke an invitation for good, once confirmed; answers its card.
+
+    htmx confirms in a dialog and sends ``confirm=yes``; without JavaScript the
+    first POST answers a confirmation page whose button sends it.
+    """
+    invitation = get_invitation_or_404(invitation_id)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    if form.confirm.data != "yes":
+        return render_template("dashboard/revoke.html", inv=invitation)
+    try:
+        invitations.revoke(invitation, current_user)
+    except invitations.InvitationRefused as refusal:
+        return _refused(invitation, refusal)
+    return _changed(invitation, f"Invitation {short_code(invitation.code)} revoked.")
+
+
+@bp.get("/company/invitations/<int:invitation_id>/redemptions")
+@manager_required
+def redemptions(invitation_id: int):
+    """Who used an invitation and when: a page, or the fragment a card loads lazily."""
+    invitation = get_invitation_or_404(invitation_id)
+    return render_page_or_fragment(
+        "dashboard/redemptions.html",
+        block="redemptions",
+        inv=invitation,
+        redemptions=invitations.redemptions(invitation.id),
+    )
+
+
+@bp.get("/company/changes")
+@manager_required
+def changes():
+    """Live usage: the cards changed since the audit cursor ``after``, out of band.
+
+    The dashboard asks every few seconds. Nothing new: 204 and no body, after
+    one query on ``audit_events``. Otherwise the changed cards, each swapped
+    in by its id, and a poller carrying the new cursor.
+    """
+    try:
+        after = int(request.args.get("after", ""))
+    except ValueError:
+        abort(400)
+    if not 0 <= after < 2**63:
+        abort(400)
+    company_id = current_membership().company_id
+    events = audit.changes_since(company_id, after)
+    if not events:
+        return "", 204
+    # This admin's own pauses and revokes already swapped their cards here;
+    # sending them again would close an open "Who used it" under their hands.
+    touched = [
+        e.invitation_id
+        for e in events
+        if e.invitation_id is not None
+        and (e.actor_id != current_user.id or e.action == audit.Action.ACCEPT.value)
+    ]
+    changed = invitations.get_many_for_company(list(dict.fromkeys(touched)), company_id)
+    response = make_response(
+        render_template("dashboard/_changes.html", changed=changed, cursor=events[-1].id)
+    )
+    used = {e.invitation_id for e in events if e.action == audit.Action.ACCEPT.value}
+    news = [
+        f"Invitation {short_code(inv.code)} now has {inv.used_count}/{inv.max_uses} uses."
+        for inv in changed
+        if inv.id in used
+    ]
+    if news:
+        trigger(response, "announce", " ".join(news[:3]))
+    return response

@@ -2,28 +2,16 @@
 violation, and a failing htmx request shows a visible message."""
 from __future__ import annotations
 
-import os
-import threading
-
 import pytest
 from flask import render_template_string
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.exceptions import TooManyRequests, abort
-from werkzeug.serving import make_server
 
 from invites import invitations
 
-from .conftest import CI, PASSWORD
+from .conftest import log_in
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CI and not os.path.exists(CHROMIUM),
-        reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 HTMX_PAGE = """{% extends "base.html" %}
 {% block content %}
@@ -36,7 +24,10 @@ HTMX_PAGE = """{% extends "base.html" %}
 {% endblock %}"""
 
 
-def add_test_routes(app) -> None:
+@pytest.fixture
+def csp_app(app):
+    """The browser tests' app (CSRF on) with a test-only htmx page and failing routes."""
+
     def htmx_page():
         return render_template_string(HTMX_PAGE)
 
@@ -51,36 +42,21 @@ def add_test_routes(app) -> None:
     app.add_url_rule("/_test/htmx", "test_htmx_page", htmx_page)
     app.add_url_rule("/_test/fail/<int:code>", "test_fail", fail, methods=["POST"])
     app.add_url_rule("/_test/ok", "test_ok", ok, methods=["POST"])
+    return app
 
 
 @pytest.fixture
-def live_server(app):
-    """The test app served on a free loopback port, in a thread."""
-    add_test_routes(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page():
-    """A Chromium page that records every CSP violation and console error."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context()
-        context.add_init_script(
-            "window.__violations = [];"
-            "document.addEventListener('securitypolicyviolation', function (e) {"
-            "  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI); });"
-        )
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-        yield page
-        browser.close()
+def page(csp_app, new_page):
+    """A page that records every CSP violation and console error."""
+    page = new_page()
+    page.context.add_init_script(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation', function (e) {"
+        "  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI); });"
+    )
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    return page
 
 
 def violations(page) -> list[str]:
@@ -88,20 +64,17 @@ def violations(page) -> list[str]:
     return found + [m for m in page.console_errors if "Content Security Policy" in m]
 
 
-def test_pages_pico_and_htmx_run_under_the_csp_without_violation(live_server, page, make, app):
+def test_pages_pico_and_htmx_run_under_the_csp_without_violation(page, make, app):
     company, owner = make.company("Acme", owner_email="boss@example.com")
     with app.app_context():
         invitations.create(company.id, owner, invitations.NewInvitation(None, 5, 7))
     for path in ("/", "/login", "/register"):
-        page.goto(live_server + path)
+        page.goto(path)
         assert violations(page) == [], path
-    page.goto(live_server + "/login")
-    page.fill("#email", "boss@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/dashboard/company")
+    log_in(page, "boss@example.com")
+    assert violations(page) == [], "/dashboard/company"
     for path in ("/company/members", "/company/activity", "/_test/htmx"):
-        page.goto(live_server + path)
+        page.goto(path)
         assert violations(page) == [], path
     # Pico's and our style sheets were applied; htmx runs with its config and injected no <style>.
     assert page.evaluate("Array.from(document.styleSheets).every(s => s.cssRules.length > 0)")
@@ -114,8 +87,8 @@ def test_pages_pico_and_htmx_run_under_the_csp_without_violation(live_server, pa
     assert violations(page) == []
 
 
-def test_failing_htmx_requests_show_a_visible_message(live_server, page):
-    page.goto(live_server + "/_test/htmx")
+def test_failing_htmx_requests_show_a_visible_message(page):
+    page.goto("/_test/htmx")
     page.click("#fails")
     flashes = page.locator("#flashes")
     expect(flashes).to_have_text("Something went wrong. Reload the page and try again.")

@@ -1,0 +1,683 @@
+"""The invitation dashboard through the Flask test client: pages, fragments, redirects, rows."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from invites import invitations
+from invites.extensions import db
+from invites.models import AuditEvent, Invitation, Role
+
+HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
+DASHBOARD = "/dashboard/company"
+CREATE = "/dashboard/company/invitations"
+
+
+# --- helpers (the browser tests use them too) ---------------------------------
+
+
+def new_invitation(app, company, creator, email=None, max_uses=1, expires_in_days=7) -> Invitation:
+    """An invitation made through the domain layer, detached from any session."""
+    with app.app_context():
+        invitation = invitations.create(
+            company.id, creator, invitations.parse_new_invitation(email, max_uses, expires_in_days)
+        )
+        db.session.refresh(invitation)
+        db.session.expunge(invitation)
+        return invitation
+
+
+def accept_as(app, make, code: str, email: str | None = None):
+    """A new user accepts the invitation (as the invite page would)."""
+    user = make.user(email)
+    with app.app_context():
+        invitations.accept(code, user)
+    return user
+
+
+def load(app, invitation_id: int) -> Invitation:
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        db.session.expunge(invitation)
+        return invitation
+
+
+def invitation_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Invitation))
+
+
+def move_expiry(app, invitation_id: int, when: datetime) -> None:
+    """Test setup only: put an invitation's expiry in the past (or anywhere)."""
+    with app.app_context():
+        db.session.execute(sa.update(Invitation).where(Invitation.id == invitation_id).values(expires_at=when))
+        db.session.commit()
+
+
+def card(html: str, invitation_id: int) -> str:
+    """The card of one invitation in a page or fragment."""
+    match = re.search(rf'<article id="invitation-{invitation_id}".*?</article>', html, re.S)
+    assert match, f"no card for invitation {invitation_id}"
+    return match.group(0)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def acme(make, auth):
+    """Acme, its owner logged in."""
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    return company, owner
+
+
+# --- access ------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_log_in_and_back(client, make):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.get(DASHBOARD)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert "%2Fdashboard%2Fcompany" in response.headers["Location"]
+    login = client.post(
+        "/login", data={"email": "boss@example.com", "password": "correct horse battery", "next": DASHBOARD}
+    )
+    assert login.headers["Location"] == DASHBOARD
+
+
+@pytest.mark.parametrize("role, status", [(Role.OWNER, 200), (Role.ADMIN, 200), (Role.MEMBER, 403)])
+def test_only_owners_and_admins_see_the_dashboard(client, make, auth, role, status):
+    company, _ = make.company("Acme")
+    make.user("someone@example.com", company=company, role=role)
+    if role is Role.OWNER:
+        auth.login("owner-acme@example.com")
+    else:
+        auth.login("someone@example.com")
+    response = client.get(DASHBOARD)
+    assert response.status_code == status
+    if status == 403:
+        assert "You do not have access to this page." in text(response)
+        assert "Create Invitation" not in text(response)
+    else:
+        assert "Invitations of Acme" in text(response)
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", CREATE),
+        ("post", "/dashboard/company/invitations/{id}/active"),
+        ("post", "/dashboard/company/invitations/{id}/revoke"),
+        ("get", "/dashboard/company/invitations/{id}/redemptions"),
+        ("get", "/dashboard/company/changes?after=0"),
+    ],
+)
+def test_members_cannot_use_any_dashboard_endpoint(client, app, make, auth, method, path):
+    company, owner = make.company("Acme")
+    invitation = new_invitation(app, company, owner)
+    make.user("mia@example.com", company=company, role=Role.MEMBER)
+    auth.login("mia@example.com")
+    response = getattr(client, method)(path.format(id=invitation.id), data={"active": "0", "confirm": "yes", "max_uses": "3"})
+    assert response.status_code == 403
+    assert load(app, invitation.id).is_active and load(app, invitation.id).revoked_at is None
+    assert invitation_count(app) == 1
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/dashboard/company/invitations/{id}/active"),
+        ("post", "/dashboard/company/invitations/{id}/revoke"),
+        ("get", "/dashboard/company/invitations/{id}/redemptions"),
+    ],
+)
+def test_another_companys_invitation_is_not_found(client, app, make, auth, method, path):
+    other, other_owner = make.company("Globex")
+    theirs = new_invitation(app, other, other_owner)
+    make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    response = getattr(client, method)(path.format(id=theirs.id), data={"active": "0", "confirm": "yes"}, headers=HX)
+    assert response.status_code == 404
+    assert load(app, theirs.id).is_active and load(app, theirs.id).revoked_at is None
+
+
+# --- the create form ----------------------------------------------------------
+
+
+def test_form_has_the_seeds_fields_defaults_and_help(client, acme):
+    page = text(client.get(DASHBOARD))
+    assert "Email Address (Optional)" in page
+    assert "Leave empty for a general invitation code" in page
+    assert "How many people can use this code (Max: 100)" in page
+    assert "Default: 7, Max: 30" in page
+    assert re.search(r'<input[^>]*id="max_uses"[^>]*value="1"', page)
+    assert re.search(r'<input[^>]*id="expires_in_days"[^>]*value="7"', page)
+    assert 'action="/dashboard/company/invitations" method="post"' in page
+    assert "No invitations yet" in page
+
+
+def test_create_without_javascript_redirects_with_a_flash(client, app, acme):
+    response = client.post(CREATE, data={"email": "Team@Company.com", "max_uses": "5", "expires_in_days": "7"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == DASHBOARD
+    page = text(client.get(DASHBOARD))
+    assert re.search(r"Invitation [\w-]{12}… created\.", page)
+    with app.app_context():
+        invitation = db.session.execute(sa.select(Invitation)).scalar_one()
+        assert (invitation.email, invitation.max_uses, invitation.used_count) == ("team@company.com", 5, 0)
+        assert (invitation.expires_at - invitation.created_at).days == 7
+        assert len(invitation.code) >= 22  # at least 128 bits, URL-safe
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+        assert actions == ["invitation.create"]
+    assert "0/5 uses" in card(page, invitation.id)
+    assert "team@company.com" in card(page, invitation.id)
+
+
+def test_create_with_htmx_answers_a_fresh_form_and_the_card_out_of_band(client, app, acme):
+    response = client.post(CREATE, data={"email": "", "max_uses": "5", "expires_in_days": "3"}, headers=HX)
+    assert response.status_code == 200
+    body = text(response)
+    assert "<html" not in body
+    assert body.count('<form id="create-invitation"') == 1
+    assert re.search(r'<input[^>]*id="max_uses"[^>]*value="1"', body), "the form is reset"
+    assert 'hx-swap-oob="afterbegin:#invitation-list"' in body
+    invitation_id = load_only_id(app)
+    assert "0/5 uses" in card(body, invitation_id) and "PENDING" in card(body, invitation_id)
+    assert "created." in response.headers["HX-Trigger"]
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def load_only_id(app) -> int:
+    with app.app_context():
+        return db.session.execute(sa.select(Invitation.id)).scalar_one()
+
+
+def test_create_while_a_filter_hides_it_flashes_instead_of_inserting(client, app, acme):
+    headers = {**HX, "HX-Current-URL": "http://localhost/dashboard/company?filter=revoked"}
+    body = text(client.post(CREATE, data={"max_uses": "2"}, headers=headers))
+    assert "afterbegin:#invitation-list" not in body
+    assert 'hx-swap-oob="innerHTML:#flashes"' in body and "Show all invitations to see it." in body
+    assert invitation_count(app) == 1
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("max_uses", "101", invitations.MAX_USES_ERROR),
+        ("max_uses", "0", invitations.MAX_USES_ERROR),
+        ("max_uses", "-3", invitations.MAX_USES_ERROR),
+        ("max_uses", "1.5", invitations.MAX_USES_ERROR),
+        ("max_uses", "ten", invitations.MAX_USES_ERROR),
+        ("expires_in_days", "31", invitations.EXPIRES_ERROR),
+        ("expires_in_days", "0", invitations.EXPIRES_ERROR),
+        ("email", "not-an-email", invitations.EMAIL_ERROR),
+        ("email", "a" * 250 + "@example.com", invitations.EMAIL_ERROR),
+    ],
+)
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_invalid_input_is_422_with_the_message_next_to_its_field(client, app, acme, field, value, message, htmx):
+    data = {"email": "", "max_uses": "1", "expires_in_days": "7", field: value}
+    response = client.post(CREATE, data=data, headers=HX if htmx else {})
+    assert response.status_code == 422
+    body = text(response)
+    assert ("<html" in body) is not htmx
+    assert f'<small id="{field}-error" class="field-error">{message}</small>' in body
+    assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*id="{field}"', body)
+    assert invitation_count(app) == 0
+
+
+def test_several_errors_at_once_each_sit_by_their_field(client, app, acme):
+    body = text(client.post(CREATE, data={"email": "x", "max_uses": "0", "expires_in_days": "99"}, headers=HX))
+    for field in ("email", "max_uses", "expires_in_days"):
+        assert f'id="{field}-error"' in body
+    assert invitation_count(app) == 0
+
+
+def test_empty_numbers_take_the_defaults(client, app, acme):
+    client.post(CREATE, data={"email": "", "max_uses": "", "expires_in_days": ""})
+    invitation = load(app, load_only_id(app))
+    assert invitation.max_uses == 1 and (invitation.expires_at - invitation.created_at).days == 7
+
+
+# --- the card -----------------------------------------------------------------
+
+
+def test_card_states_follow_seed_003s_table(client, app, make, acme):
+    company, owner = acme
+    active = new_invitation(app, company, owner, max_uses=5)
+    accept_as(app, make, active.code)
+    accept_as(app, make, active.code)
+    paused = new_invitation(app, company, owner, email="john@example.com", max_uses=10)
+    with app.app_context():
+        invitations.set_active(db.session.get(Invitation, paused.id), owner, False)
+    full = new_invitation(app, company, owner, max_uses=1)
+    accept_as(app, make, full.code)
+    expired = new_invitation(app, company, owner, max_uses=3)
+    move_expiry(app, expired.id, datetime(2025, 1, 27, 12, tzinfo=timezone.utc))
+    revoked = new_invitation(app, company, owner, max_uses=3)
+    with app.app_context():
+        invitations.revoke(db.session.get(Invitation, revoked.id), owner)
+
+    page = text(client.get(DASHBOARD))
+
+    c = card(page, active.id)
+    assert "PENDING" in c and "2/5 uses" in c and "📧" not in c
+    assert "PAUSED" not in c and "is-paused" not in c
+    assert ">\n        <span class=\"spinner htmx-indicator\" aria-hidden=\"true\"></span> Pause" in c
+    assert f'aria-label="Pause invitation {active.code[:12]}…"' in c
+    assert "Copy Link" in c and f"/invite/{active.code}" in c and "Revoke" in c
+    assert "Who used it (2)" in c
+
+    c = card(page, paused.id)
+    assert "PENDING" in c and "PAUSED" in c and "0/10 uses" in c and "john@example.com" in c
+    assert 'class="invitation-card is-paused"' in c
+    assert f'aria-label="Start invitation {paused.code[:12]}…"' in c and 'name="active" value="1"' in c
+    assert "Copy Link" in c
+
+    c = card(page, full.id)
+    assert "ACCEPTED" in c and "1/1 uses" in c
+    assert "<form" not in c and "Copy Link" not in c
+
+    c = card(page, expired.id)
+    assert "EXPIRED" in c and "Expired:" in c
+    assert '<time datetime="2025-01-27T12:00:00+00:00">Jan 27, 2025</time>' in c
+    assert "Pause" not in c and "Copy Link" not in c
+    assert "Revoke invitation" in c  # not yet revoked nor full: still revocable
+
+    c = card(page, revoked.id)
+    assert "REVOKED" in c and "<form" not in c and "Copy Link" not in c
+
+
+def test_expiry_date_is_written_like_the_seed(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    move_expiry(app, invitation.id, datetime(2031, 2, 1, 9, tzinfo=timezone.utc))
+    c = card(text(client.get(DASHBOARD)), invitation.id)
+    assert "Expires:" in c and ">Feb 1, 2031</time>" in c
+
+
+def test_copy_link_is_absolute_under_public_url(client, app, acme):
+    company, owner = acme
+    app.config["PUBLIC_URL"] = "https://invites.example.com"
+    invitation = new_invitation(app, company, owner)
+    c = card(text(client.get(DASHBOARD)), invitation.id)
+    assert f'data-link="https://invites.example.com/invite/{invitation.code}"' in c
+
+
+# --- pause / start --------------------------------------------------------------
+
+
+def test_pause_and_start_with_htmx_answer_the_card(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=5)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+
+    response = client.post(url, data={"active": "0"}, headers=HX)
+    assert response.status_code == 200
+    body = text(response)
+    assert "<html" not in body and body.lstrip().startswith(f'<article id="invitation-{invitation.id}"')
+    assert 'hx-target="this" hx-swap="outerHTML"' in body
+    assert "PAUSED" in body and "is-paused" in body and 'name="active" value="1"' in body
+    assert "paused." in response.headers["HX-Trigger"]
+    assert load(app, invitation.id).is_active is False
+
+    response = client.post(url, data={"active": "1"}, headers=HX)
+    assert "PAUSED" not in text(response) and 'name="active" value="0"' in text(response)
+    assert load(app, invitation.id).is_active is True
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["invitation.create", "invitation.pause", "invitation.start"]
+
+
+def test_pause_sends_the_wanted_state_so_a_double_click_stays_paused(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+    client.post(url, data={"active": "0"}, headers=HX)
+    client.post(url, data={"active": "0"}, headers=HX)
+    assert load(app, invitation.id).is_active is False
+
+
+def test_pause_without_javascript_redirects_back_to_the_same_list(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+    page = text(client.get(DASHBOARD + "?filter=active"))
+    assert 'name="next" value="/dashboard/company?filter=active"' in card(page, invitation.id)
+    response = client.post(url, data={"active": "0", "next": "/dashboard/company?filter=active"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard/company?filter=active"
+    assert load(app, invitation.id).is_active is False
+    assert "paused." in text(client.get(DASHBOARD))
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example", "/login", ""])
+def test_redirect_back_stays_on_the_dashboard(client, app, acme, next_url):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    response = client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0", "next": next_url})
+    assert response.headers["Location"] == DASHBOARD
+
+
+@pytest.mark.parametrize("value", ["", "2", "yes", "true"])
+def test_pause_with_a_nonsense_state_is_400_and_changes_nothing(client, app, acme, value):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    response = client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": value}, headers=HX)
+    assert response.status_code == 400
+    assert load(app, invitation.id).is_active is True
+
+
+def test_refused_pause_is_409_with_the_real_card_and_the_reason(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=1)
+    accept_as(app, make, invitation.code)  # filled up while the admin looked elsewhere
+    response = client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"}, headers=HX)
+    assert response.status_code == 409
+    body = text(response)
+    assert "<html" not in body and "ACCEPTED" in body and "1/1 uses" in body
+    assert '<p class="card-message" role="alert">This invitation has reached its maximum number of uses</p>' in body
+    assert "not changed" in response.headers["HX-Trigger"]
+    assert load(app, invitation.id).is_active is True
+
+
+def test_refused_pause_without_javascript_flashes_the_reason(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    with app.app_context():
+        invitations.revoke(db.session.get(Invitation, invitation.id), owner)
+    response = client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"}, follow_redirects=True)
+    assert "This invitation has been revoked" in text(response)
+    assert load(app, invitation.id).is_active is True
+
+
+# --- revoke ---------------------------------------------------------------------
+
+
+def test_revoke_with_htmx_answers_the_revoked_card(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    response = client.post(f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"}, headers=HX)
+    assert response.status_code == 200
+    body = text(response)
+    assert "<html" not in body and "REVOKED" in body and "<form" not in body
+    assert load(app, invitation.id).revoked_at is not None
+
+
+def test_revoke_without_javascript_asks_first_then_redirects(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/revoke"
+    ask = client.post(url, data={"next": "/dashboard/company?filter=active"})
+    assert ask.status_code == 200
+    assert "Nobody will be able to join with it any more." in text(ask)
+    assert 'name="confirm" value="yes"' in text(ask)
+    assert load(app, invitation.id).revoked_at is None
+    done = client.post(url, data={"confirm": "yes", "next": "/dashboard/company?filter=active"})
+    assert done.status_code == 302 and done.headers["Location"] == "/dashboard/company?filter=active"
+    assert load(app, invitation.id).revoked_at is not None
+    assert "revoked." in text(client.get(DASHBOARD))
+
+
+def test_a_fully_used_invitation_cannot_be_revoked(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=1)
+    accept_as(app, make, invitation.code)
+    response = client.post(f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"}, headers=HX)
+    assert response.status_code == 409
+    assert "maximum number of uses" in text(response)
+    assert load(app, invitation.id).revoked_at is None
+
+
+# --- who used it ----------------------------------------------------------------
+
+
+def test_who_used_it_is_a_fragment_for_htmx_and_a_page_without(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    accept_as(app, make, invitation.code, "ann@example.com")
+    accept_as(app, make, invitation.code, "bob@example.com")
+    url = f"/dashboard/company/invitations/{invitation.id}/redemptions"
+    fragment = text(client.get(url, headers=HX))
+    assert "<html" not in fragment
+    assert fragment.index("ann@example.com") < fragment.index("bob@example.com")
+    assert "Ann" in fragment and "UTC</time>" in fragment
+    page = text(client.get(url))
+    assert "<html" in page and "ann@example.com" in page
+    assert f'hx-get="{url}"' in card(text(client.get(DASHBOARD)), invitation.id)
+
+
+# --- live usage -------------------------------------------------------------------
+
+
+def cursor_of(page: str) -> int:
+    return int(re.search(r"/dashboard/company/changes\?after=(\d+)", page).group(1))
+
+
+def test_live_usage_sends_nothing_when_nothing_changed(client, app, acme):
+    company, owner = acme
+    new_invitation(app, company, owner)
+    after = cursor_of(text(client.get(DASHBOARD)))
+    response = client.get(f"/dashboard/company/changes?after={after}", headers=HX)
+    assert response.status_code == 204 and response.data == b""
+
+
+def test_live_usage_sends_the_changed_card_and_a_new_cursor(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=5)
+    untouched = new_invitation(app, company, owner, max_uses=5)
+    after = cursor_of(text(client.get(DASHBOARD)))
+    accept_as(app, make, invitation.code)
+
+    response = client.get(f"/dashboard/company/changes?after={after}", headers=HX)
+    assert response.status_code == 200
+    body = text(response)
+    assert "<html" not in body
+    c = card(body, invitation.id)
+    assert 'hx-swap-oob="true"' in c and "1/5 uses" in c
+    assert f'id="invitation-{untouched.id}"' not in body
+    new_cursor = cursor_of(body)
+    assert new_cursor > after
+    assert 'id="live-usage"' in body and 'hx-swap-oob="true"' in body.split('id="live-usage"')[1]
+    assert "now has 1/5 uses" in response.headers["HX-Trigger"]
+    assert client.get(f"/dashboard/company/changes?after={new_cursor}").status_code == 204
+
+
+def test_live_usage_skips_this_admins_own_changes_but_moves_on(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    after = cursor_of(text(client.get(DASHBOARD)))
+    client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"}, headers=HX)
+    body = text(client.get(f"/dashboard/company/changes?after={after}", headers=HX))
+    assert f'id="invitation-{invitation.id}"' not in body
+    assert cursor_of(body) > after
+
+
+def test_live_usage_shows_another_admins_pause(client, app, make, acme):
+    company, owner = acme
+    admin = make.user("ann@example.com", company=company, role=Role.ADMIN)
+    invitation = new_invitation(app, company, owner)
+    after = cursor_of(text(client.get(DASHBOARD)))
+    with app.app_context():
+        invitations.set_active(db.session.get(Invitation, invitation.id), admin, False)
+    body = text(client.get(f"/dashboard/company/changes?after={after}", headers=HX))
+    assert "PAUSED" in card(body, invitation.id)
+
+
+def test_live_usage_never_shows_another_companys_changes(client, app, make, acme):
+    other, other_owner = make.company("Globex")
+    theirs = new_invitation(app, other, other_owner)
+    response = client.get("/dashboard/company/changes?after=0", headers=HX)
+    assert response.status_code == 204
+    accept_as(app, make, theirs.code)
+    assert client.get("/dashboard/company/changes?after=0", headers=HX).status_code == 204
+
+
+@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**63)])
+def test_live_usage_refuses_a_nonsense_cursor(client, acme, after):
+    assert client.get(f"/dashboard/company/changes?after={after}", headers=HX).status_code == 400
+
+
+# --- the list -----------------------------------------------------------------------
+
+
+def test_filters_are_real_links_that_show_only_their_invitations(client, app, make, acme):
+    company, owner = acme
+    active = new_invitation(app, company, owner, max_uses=2)
+    paused = new_invitation(app, company, owner, max_uses=2)
+    with app.app_context():
+        invitations.set_active(db.session.get(Invitation, paused.id), owner, False)
+    full = new_invitation(app, company, owner, max_uses=1)
+    accept_as(app, make, full.code)
+    expired = new_invitation(app, company, owner, max_uses=2)
+    move_expiry(app, expired.id, datetime(2025, 1, 27, tzinfo=timezone.utc))
+    revoked = new_invitation(app, company, owner, max_uses=2)
+    with app.app_context():
+        invitations.revoke(db.session.get(Invitation, revoked.id), owner)
+    everything = {active.id, paused.id, full.id, expired.id, revoked.id}
+
+    page = text(client.get(DASHBOARD))
+    for value in ("active", "paused", "fully_used", "expired", "revoked"):
+        assert f'href="/dashboard/company?filter={value}"' in page
+    assert 'href="/dashboard/company" aria-current="page"' in page
+
+    expected = {
+        "all": everything,
+        "active": {active.id},
+        "paused": {paused.id},
+        "fully_used": {full.id},
+        "expired": {expired.id},
+        "revoked": {revoked.id},
+    }
+    for value, ids in expected.items():
+        page = text(client.get(f"{DASHBOARD}?filter={value}"))
+        shown = {int(i) for i in re.findall(r'<article id="invitation-(\d+)"', page)}
+        assert shown == ids, value
+    with app.app_context():
+        invitations.set_active(db.session.get(Invitation, paused.id), owner, True)
+    page = text(client.get(f"{DASHBOARD}?filter=paused"))
+    assert "No paused invitations." in page and "<article" not in page
+
+
+def test_pages_of_fifty_newest_first_with_next_and_prev(client, app, acme):
+    company, owner = acme
+    made = [new_invitation(app, company, owner).id for _ in range(51)]
+    first = text(client.get(DASHBOARD))
+    shown = [int(i) for i in re.findall(r'<article id="invitation-(\d+)"', first)]
+    assert shown == list(reversed(made))[:50]
+    assert 'href="/dashboard/company?page=2" rel="next"' in first and 'rel="prev"' not in first
+    second = text(client.get(DASHBOARD + "?page=2"))
+    assert [int(i) for i in re.findall(r'<article id="invitation-(\d+)"', second)] == [made[0]]
+    assert 'href="/dashboard/company" rel="prev"' in second and 'rel="next"' not in second
+    assert "Page 2" in second
+
+
+@pytest.mark.parametrize("query", ["?filter=bogus", "?page=0", "?page=abc", "?page=-1"])
+def test_odd_list_parameters_fall_back_to_the_first_page_of_all(client, app, acme, query):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    response = client.get(DASHBOARD + query)
+    assert response.status_code == 200
+    assert f'id="invitation-{invitation.id}"' in text(response)
+
+
+def test_the_page_costs_the_same_queries_for_one_card_or_fifty(client, app, make, acme):
+    """No query per card: a page of fifty costs what a page of one does, however many the company has."""
+    company, owner = acme
+    new_invitation(app, company, owner)
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        client.get(DASHBOARD)
+        one = len(statements)
+        for _ in range(60):
+            new_invitation(app, company, owner, max_uses=3)
+        statements.clear()
+        client.get(DASHBOARD)
+        fifty = len(statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert fifty == one, statements
+
+
+# --- seed 003's use cases, through the dashboard -------------------------------------------
+
+
+def create_through_form(client, app, **data) -> Invitation:
+    before = invitation_count(app)
+    response = client.post(CREATE, data={"email": "", "max_uses": "1", "expires_in_days": "7", **data}, headers=HX)
+    assert response.status_code == 200, text(response)
+    assert invitation_count(app) == before + 1
+    with app.app_context():
+        invitation = db.session.execute(sa.select(Invitation).order_by(Invitation.id.desc()).limit(1)).scalar_one()
+        db.session.expunge(invitation)
+    return invitation
+
+
+def toggle(client, invitation, active: bool) -> str:
+    response = client.post(
+        f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "1" if active else "0"}, headers=HX
+    )
+    assert response.status_code == 200
+    return text(response)
+
+
+def test_use_case_1_team_onboarding(client, app, make, acme):
+    """maxUses 10, shared with ten people, "7/10 uses", closes when full."""
+    invitation = create_through_form(client, app, max_uses="10")
+    for _ in range(7):
+        accept_as(app, make, invitation.code)
+    assert "7/10 uses" in card(text(client.get(DASHBOARD)), invitation.id)
+    for _ in range(3):
+        accept_as(app, make, invitation.code)
+    c = card(text(client.get(DASHBOARD)), invitation.id)
+    assert "ACCEPTED" in c and "10/10 uses" in c and "<form" not in c
+    with pytest.raises(invitations.InvitationRefused, match="maximum number of uses"):
+        accept_as(app, make, invitation.code)
+
+
+def test_use_case_2_event_registration(client, app, make, acme):
+    """maxUses 50, registrations seen live, paused when the event is full early."""
+    invitation = create_through_form(client, app, max_uses="50")
+    after = cursor_of(text(client.get(DASHBOARD)))
+    for _ in range(3):
+        accept_as(app, make, invitation.code)
+    assert "3/50 uses" in card(text(client.get(f"/dashboard/company/changes?after={after}", headers=HX)), invitation.id)
+    assert "PAUSED" in toggle(client, invitation, active=False)
+    with pytest.raises(invitations.InvitationRefused, match="has been paused"):
+        accept_as(app, make, invitation.code)
+    assert load(app, invitation.id).used_count == 3
+
+
+def test_use_case_3_temporary_access(client, app, make, acme):
+    """maxUses 1, expires in a day, paused at once, expired after 24 hours."""
+    invitation = create_through_form(client, app, max_uses="1", expires_in_days="1")
+    assert (invitation.expires_at - invitation.created_at).total_seconds() == 24 * 3600
+    assert "PAUSED" in toggle(client, invitation, active=False)
+    move_expiry(app, invitation.id, datetime(2025, 1, 27, tzinfo=timezone.utc))
+    c = card(text(client.get(DASHBOARD)), invitation.id)
+    assert "EXPIRED" in c and "PAUSED" not in c and "Copy Link" not in c
+    with pytest.raises(invitations.InvitationRefused, match="expired"):
+        accept_as(app, make, invitation.code)
+
+
+def test_use_case_4_department_access(client, app, make, acme):
+    """maxUses 20 labelled sales@company.com, paused during holidays, resumed."""
+    invitation = create_through_form(client, app, email="sales@company.com", max_uses="20")
+    assert "sales@company.com" in card(text(client.get(DASHBOARD)), invitation.id)
+    assert "PAUSED" in toggle(client, invitation, active=False)
+    assert "PAUSED" not in toggle(client, invitation, active=True)
+    accept_as(app, make, invitation.code, "sales@company.com")
+    assert "1/20 uses" in card(text(client.get(DASHBOARD)), invitation.id)
