@@ -6,10 +6,12 @@ import sqlite3
 from flask import Flask, render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, auth, cli, companies, dashboard, errors, invite_links
+from . import api, audit, auth, cli, companies, dashboard, errors, invite_links, operations, security
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .masking import mask_code
 from .tenancy import current_membership
 
 
@@ -21,20 +23,36 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder="../templates",
         static_folder="../static",
     )
-    app.config.update(PASSWORD_HASH_METHOD="scrypt")
+    app.config.update(
+        PASSWORD_HASH_METHOD="scrypt",
+        # Forms and JSON bodies are small; anything larger is refused with 413.
+        MAX_CONTENT_LENGTH=256 * 1024,
+    )
     if test_config is None or "SECRET_KEY" not in test_config:
         app.config.update(load_config(app.instance_path))
     if test_config is not None:
         app.config.update(test_config)
+    engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # Database errors name the statement, not its values: no code, email or
+    # password hash ends up in a log through an exception message.
+    engine_options.setdefault("hide_parameters", True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Concurrent writers wait for the lock (up to 30 s) instead of failing.
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault(
-            "connect_args", {"timeout": 30}
-        )
+        engine_options.setdefault("connect_args", {"timeout": 30})
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        # The client's address (rate limits) and scheme (HTTPS referrer check,
+        # Secure cookies, absolute links) as the trusted proxies saw them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.context_processor(lambda: {"current_membership": current_membership})
+    app.add_template_filter(audit.action_label)
+    app.add_template_filter(mask_code)
 
+    # First, so that its request log sees every request, including refused ones.
+    operations.register(app)
+    security.register(app)
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .models import AuditEvent
@@ -56,6 +58,65 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def action_label(action: str) -> str:
+    """What a stored action value means, for people ("paused an invitation")."""
+    try:
+        return Action(action).label
+    except ValueError:
+        return action
+
+
+EVENTS_PER_PAGE = 50
+
+
+@dataclass
+class EventPage:
+    """One page of a company's audit trail, newest first."""
+
+    items: list[AuditEvent]
+    page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def _events_query():
+    """Events with who did it, to whom, and which invitation, loaded in the same query."""
+    return select(AuditEvent).options(
+        joinedload(AuditEvent.actor),
+        joinedload(AuditEvent.subject_user),
+        joinedload(AuditEvent.invitation),
+    )
+
+
+def company_events(company_id: int, page: int = 1, per_page: int = EVENTS_PER_PAGE) -> EventPage:
+    """A page of everything that happened in a company, newest first."""
+    rows = list(
+        db.session.execute(
+            _events_query()
+            .where(AuditEvent.company_id == company_id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        ).scalars()
+    )
+    return EventPage(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
+
+
+def invitation_events(invitation_id: int, limit: int = EVENTS_PER_PAGE) -> list[AuditEvent]:
+    """What happened to one invitation (created, paused, started, accepted, revoked), newest first."""
+    return list(
+        db.session.execute(
+            _events_query()
+            .where(AuditEvent.invitation_id == invitation_id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def latest_id(company_id: int) -> int:

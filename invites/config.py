@@ -12,6 +12,16 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() not in {"0", "false", "no", "off"}
 
 
+def _whole_number(name: str, default: int) -> int:
+    """Read a non-negative integer environment variable; anything else is an error at start-up."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise RuntimeError(f"{name} must be a whole number, not {value!r}.")
+    return int(value)
+
+
 def _database_url(instance_path: Path) -> str:
     """``DATABASE_URL``, with a plain ``postgresql://`` URL mapped to psycopg 3."""
     url = os.environ.get("DATABASE_URL", "").strip()
@@ -63,6 +73,13 @@ def load_config(instance_path: str) -> dict:
         # Flask-Limiter's keys: Redis shares the counters between processes and hosts.
         "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # If Redis goes away, count in memory (per process) and log it, rather than
+        # answer every rate-limited request with a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": redis_url is not None,
+        # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host.
+        # Rate limits per client need the real address, and Flask-WTF's HTTPS
+        # referrer check needs to know the request came over HTTPS.
+        "TRUSTED_PROXIES": _whole_number("TRUSTED_PROXIES", 0),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -29,4 +29,12 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address)
+# Headers on: every 429 carries Retry-After (and limited answers X-RateLimit-*).
+# The prefix keeps Invites' counters apart from anything else in the same Redis.
+# The limits themselves are in ``invites/limits.py``.
+limiter = Limiter(
+    key_func=get_remote_address,
+    headers_enabled=True,
+    retry_after="delta-seconds",
+    key_prefix="invites",
+)

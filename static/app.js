@@ -19,9 +19,13 @@
 
   // A failed htmx request must not fail silently.
   document.body.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var xhr = event.detail.xhr;
+    var status = xhr ? xhr.status : 0;
+    var retryAfter = status === 429 ? parseInt(xhr.getResponseHeader("Retry-After"), 10) : NaN;
     var message = status === 429
-      ? "Too many requests. Wait a moment and try again."
+      ? "Too many requests. " + (retryAfter > 0
+          ? "Try again in " + (retryAfter < 60 ? retryAfter + " seconds." : Math.ceil(retryAfter / 60) + " minutes.")
+          : "Wait a moment and try again.")
       : status === 403 ? "You do not have access to that."
       : status === 404 ? "That no longer exists. Reload the page."
       : "Something went wrong. Reload the page and try again.";

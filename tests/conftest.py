@@ -5,7 +5,9 @@ PostgreSQL when ``TEST_DATABASE_URL`` is set. ``make test`` under ``CI=true``
 runs both passes. Tests marked ``postgresql`` need the PostgreSQL pass: outside
 CI they skip with the reason shown; under CI they are deselected from the
 SQLite pass because the PostgreSQL pass runs them. Tests marked ``sqlite`` run
-only in the SQLite pass.
+only in the SQLite pass. Tests marked ``redis`` use the Redis at
+``TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``): outside CI they skip
+with the reason shown when it does not answer; under CI they run, and fail.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
@@ -27,6 +30,18 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
 BACKEND = "postgresql" if TEST_DATABASE_URL else "sqlite"
 PASSWORD = "correct horse battery"
 PG_HINT = "set TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/15"
+# Flask-Limiter's keys in Redis: the storage's prefix, then the limiter's key_prefix.
+REDIS_KEY_PATTERN = "LIMITS:LIMITER/invites/*"
+
+
+def redis_unavailable() -> str | None:
+    """Why the test Redis cannot be used, or None when it answers."""
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"needs Redis at {TEST_REDIS_URL} ({exc}); start redis-server or set TEST_REDIS_URL"
+    return None
 
 
 def pytest_report_header(config):
@@ -36,7 +51,12 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     """Route backend-specific tests to their pass (see the module docstring)."""
     keep, dropped = [], []
+    redis_reason = None
+    if not CI and any("redis" in item.keywords for item in items):
+        redis_reason = redis_unavailable()
     for item in items:
+        if "redis" in item.keywords and redis_reason:
+            item.add_marker(pytest.mark.skip(reason=redis_reason))
         if "postgresql" in item.keywords and BACKEND != "postgresql":
             if CI:
                 dropped.append(item)
@@ -174,6 +194,25 @@ class Factory:
             db.session.refresh(owner)
             db.session.expunge_all()
             return company, owner
+
+
+@pytest.fixture
+def test_redis():
+    """The test Redis, with Invites' rate-limit keys removed before and after."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {TEST_REDIS_URL} is unreachable: {exc}", pytrace=False)
+
+    def clear():
+        keys = list(client.scan_iter(REDIS_KEY_PATTERN))
+        if keys:
+            client.delete(*keys)
+
+    clear()
+    yield client
+    clear()
 
 
 @pytest.fixture

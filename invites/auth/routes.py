@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts
+from .. import accounts, limits
 from ..extensions import db, login_manager
 from ..models import User
 from ..tenancy import SESSION_KEY
@@ -51,8 +51,12 @@ def _after_login() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limits.login_attempts
 def login():
-    """Log in with email and password; one message for any wrong credentials."""
+    """Log in with email and password; one message for any wrong credentials.
+
+    Failed attempts are limited per client and per email (``limits.login_attempts``).
+    """
     if current_user.is_authenticated:
         return redirect(_after_login())
     form = LoginForm()

@@ -1,14 +1,21 @@
-"""The members page, role changes, removals, and the company switcher."""
+"""The members page, role changes, removals, the activity page, and the company switcher."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts
+from .. import accounts, audit, invitations
 from ..auth.routes import safe_next
 from ..extensions import db
+from ..htmx import render_page_or_fragment
 from ..models import Membership, Role
-from ..tenancy import current_membership, owner_required, role_required, switch_company
+from ..tenancy import (
+    current_membership,
+    manager_required,
+    owner_required,
+    role_required,
+    switch_company,
+)
 from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
@@ -31,6 +38,19 @@ def members():
         "companies/members.html",
         members=accounts.members_of(membership.company_id),
     )
+
+
+@bp.get("/activity")
+@manager_required
+def activity():
+    """The company's audit trail, newest first, a page at a time: who did what, and when.
+
+    htmx paging swaps only the list (its ``events`` block).
+    """
+    page = audit.company_events(
+        current_membership().company_id, invitations.parse_page(request.args.get("page"))
+    )
+    return render_page_or_fragment("companies/activity.html", block="events", page=page)
 
 
 @bp.post("/members/<int:membership_id>/role")

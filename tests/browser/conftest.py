@@ -89,18 +89,30 @@ def live_server(app):
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """Open a page in a fresh context (cookies, permissions, JavaScript on or off)."""
+    """Open a page in a fresh context (cookies, permissions, JavaScript on or off).
+
+    Every test that uses it also proves the pages it saw ran under the strict
+    Content-Security-Policy: Chromium reports each violation on the console, and
+    any such report fails the test.
+    """
     contexts = []
+    csp_violations: list[str] = []
+
+    def record(message) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
 
     def open_page(**context_options):
         context = browser.new_context(base_url=live_server, **context_options)
         context.set_default_timeout(10_000)
+        context.on("console", record)
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    assert csp_violations == [], "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
 
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:

@@ -1,0 +1,58 @@
+"""Keep invitation codes out of logs and lists: show a short prefix, never the code.
+
+A code is a bearer secret: whoever reads it can join the company. It travels
+in the invite link's path (``/invite/<code>``), hence in request lines,
+Referer headers, redirect Locations and ``next=`` parameters, all of which
+loggers like to print. PostgreSQL adds another way out: its constraint errors
+quote the offending value (``Key (code)=(Zx81kQ…) already exists``), and
+SQLAlchemy's ``hide_parameters`` does not reach the server's own message.
+"""
+from __future__ import annotations
+
+import re
+
+#: Enough of a code to tell two invitations apart; far too little to use one.
+VISIBLE_CHARACTERS = 4
+ELLIPSIS = "…"
+
+# "/invite/<code>", also percent-encoded once or twice (``next=%2Finvite%2F…``).
+_SLASH = r"(?:/|%2F|%252F)"
+_INVITE_PATH = re.compile(rf"({_SLASH}invite{_SLASH})([A-Za-z0-9_\-]+)", re.IGNORECASE)
+# "code=<code>" in a query string or a form-encoded body.
+_CODE_PARAMETER = re.compile(r"(\bcode=)([^&\s\"';]+)", re.IGNORECASE)
+
+
+# PostgreSQL's DETAIL line of a constraint error quotes the row's values.
+_DATABASE_DETAIL = re.compile(
+    r"(Key \(.*?\)=\().*?(\) (?:already exists|is not present|conflicts with))"
+)
+
+
+def mask_code(code: str | None) -> str:
+    """``Zx81kQ…`` style: the first few characters and an ellipsis."""
+    if not code:
+        return ""
+    return code[:VISIBLE_CHARACTERS] + ELLIPSIS
+
+
+def _mask_match(match: re.Match) -> str:
+    secret = match.group(2)
+    # A segment this short is no code (codes are 32 characters), and leaving it
+    # alone makes masking idempotent: "abcd…" stays "abcd…".
+    if len(secret) <= VISIBLE_CHARACTERS:
+        return match.group(0)
+    return match.group(1) + mask_code(secret)
+
+
+def mask_codes(text: str) -> str:
+    """``text`` with every invitation code in it masked (paths, encoded paths, ``code=``)."""
+    if not text:
+        return text
+    return _CODE_PARAMETER.sub(_mask_match, _INVITE_PATH.sub(_mask_match, text))
+
+
+def scrub(text: str) -> str:
+    """``text`` fit for a log: codes masked, values quoted by database errors removed."""
+    if not text:
+        return text
+    return _DATABASE_DETAIL.sub(r"\1…\2", mask_codes(text))

@@ -1,0 +1,27 @@
+"""What ``test_gunicorn`` serves: the real app, built from the environment, plus
+two test-only routes that let the test steer a request to a chosen worker."""
+from __future__ import annotations
+
+import os
+import time
+
+from flask import jsonify, request
+
+from invites import create_app
+
+app = create_app()
+
+
+@app.get("/_test/pid")
+def worker_pid():
+    """Which worker answered."""
+    return jsonify(pid=os.getpid())
+
+
+@app.get("/_test/hold")
+def hold_worker():
+    """Keep worker ``pid`` busy for ``seconds``; any other worker answers 409 at once."""
+    if request.args.get("pid", type=int) != os.getpid():
+        return jsonify(pid=os.getpid()), 409
+    time.sleep(request.args.get("seconds", 1.0, type=float))
+    return jsonify(pid=os.getpid())
