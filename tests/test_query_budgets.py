@@ -1,0 +1,206 @@
+"""Query budgets: each lookup and page issues a fixed number of SQL statements.
+
+The same call is counted against a company with 10 invitations and one with
+10,000 (and as many members as used them, about 13,000), seeded in bulk by
+``invites.demo``. A budget is the exact count: one more statement is a
+regression (often an N+1 lazy load), one fewer means the budget should come
+down. Counting happens in ``tests/statements.py`` (``before_cursor_execute``).
+
+Pages are cases of ``PAGE_CASES``: a name, who asks (``manager``, ``member``,
+``ready`` user or ``anonymous``), the request, and the budget. The dashboard,
+its card fragment, the live-usage poll, validate and accept are listed in
+``PAGES_TO_BUDGET`` with the documented paths; each becomes a ``PageCase``
+with its measured budget once its route is on main.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from invites import accounts, create_app, demo, invitations
+from invites.extensions import db
+from invites.invitations import Filter
+from invites.models import Membership, Role, User
+
+from .conftest import _empty_all_tables, base_config
+from .statements import StatementLog
+
+SIZES = [10, 10_000]
+
+
+@dataclass
+class World:
+    """An app over a database holding one demo company of a given size."""
+
+    app: Flask
+    data: demo.DemoData
+    size: int
+    _next_ready: int = 0
+
+    def ready_user(self) -> int:
+        """A user in no company yet, with a place on an event link; each call a new one."""
+        self._next_ready += 1
+        return self._next_ready - 1
+
+
+@pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n}_invitations")
+def world(request, database_url):
+    """One demo company per size, seeded once for the module and emptied afterwards."""
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        data = demo.seed(invitations_count=request.param, users=20, admins=2)
+        db.session.remove()
+    yield World(app, data, request.param)
+    with app.app_context():
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+
+
+def count(world: World, call: Callable[[World], object]) -> StatementLog:
+    """The statements ``call`` sends, starting from an empty session."""
+    with world.app.app_context():
+        setup = call(world)  # may return a prepared zero-argument callable
+        with StatementLog(db.engine) as log:
+            (setup if callable(setup) else (lambda: None))()
+        db.session.remove()
+    return log
+
+
+# --- the domain layer ----------------------------------------------------------
+
+
+def _with_user(world: World, index: int, action: Callable[[User], object]):
+    user = db.session.get(User, world.data.ready_user_ids[index])
+    db.session.expunge(user)  # as Flask-Login's loader leaves it: loaded, no lazy loads pending
+    return lambda: action(user)
+
+
+@dataclass(frozen=True)
+class DomainCase:
+    name: str
+    prepare: Callable[[World], Callable[[], object]]
+    budget: int
+
+
+DOMAIN_CASES = [
+    DomainCase("find_by_code", lambda w: lambda: invitations.find_by_code(w.data.event_codes[0]), 1),
+    DomainCase("find_by_code_unknown", lambda w: lambda: invitations.find_by_code("no-such-code"), 1),
+    DomainCase("find_by_code_malformed", lambda w: lambda: invitations.find_by_code("<script>"), 0),
+    DomainCase("check_anonymous", lambda w: lambda: invitations.check(w.data.event_codes[0]), 1),
+    DomainCase(
+        "check_signed_in",
+        lambda w: _with_user(w, w.ready_user(), lambda u: invitations.check(w.data.event_codes[0], u)),
+        2,
+    ),
+    *[
+        DomainCase(
+            f"list_for_company_{which.value}",
+            (lambda which: lambda w: lambda: invitations.list_for_company(w.data.company_id, which))(which),
+            1,
+        )
+        for which in Filter
+    ],
+    DomainCase(
+        "list_for_company_page_3",
+        lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=3),
+        1,
+    ),
+    DomainCase("members_of", lambda w: lambda: [m.user.email for m in accounts.members_of(w.data.company_id)], 1),
+    DomainCase(
+        "accept",
+        lambda w: (lambda n: _with_user(w, n, lambda u: invitations.accept(w.data.accept_code(n), u)))(w.ready_user()),
+        7,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", DOMAIN_CASES, ids=lambda c: c.name)
+def test_domain_budget(world, case):
+    log = count(world, case.prepare)
+    assert len(log) == case.budget, f"{case.name} with {world.size} invitations: {log.report()}"
+
+
+def test_accept_inside_its_budget_really_accepted(world):
+    """The counted accept is a real one: the counter moved and a redemption exists."""
+    n = world.ready_user()
+    log = count(world, lambda w: _with_user(w, n, lambda u: invitations.accept(w.data.accept_code(n), u)))
+    assert len(log) == next(c.budget for c in DOMAIN_CASES if c.name == "accept")
+    with world.app.app_context():
+        invitation = invitations.find_by_code(world.data.accept_code(n))
+        assert [r.user_id for r in invitations.redemptions(invitation.id)][-1] == world.data.ready_user_ids[n]
+        assert invitation.used_count == len(invitations.redemptions(invitation.id))
+
+
+# --- pages -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageCase:
+    """One request to budget: who sends it, what, and how many statements it may cost."""
+
+    name: str
+    who: str  # "manager" (the owner), "member", "ready" (in no company yet) or "anonymous"
+    method: str
+    path: Callable[[demo.DemoData], str]
+    budget: int
+    expect_status: int = 200
+    headers: dict = field(default_factory=dict)
+    json: Callable[[demo.DemoData], dict] | None = None
+
+
+PAGE_CASES = [
+    PageCase("members_page", "manager", "GET", lambda d: "/company/members", budget=3),
+    PageCase("dashboard_home_member", "member", "GET", lambda d: "/dashboard", budget=2),
+]
+
+# Documented routes of issues 3, 4 and 5, to become PageCases (with their measured
+# budgets) when they reach main. The card fragment is the pause/start POST with
+# HX-Request: true; the live-usage poll is whatever the dashboard polls.
+PAGES_TO_BUDGET = {
+    "dashboard_first_page": ("manager", "GET", "/dashboard/company"),
+    "card_fragment_toggle": ("manager", "POST", "/dashboard/company/invitations/<id>/toggle"),
+    "live_usage_poll": ("manager", "GET", "(issue 3 decides)"),
+    "invite_page": ("anonymous", "GET", "/invite/<code>"),
+    "validate_api": ("ready", "POST", "/api/companies/invitations/validate"),
+    "accept_api": ("ready", "POST", "/api/companies/invitations/accept"),
+}
+
+
+def _login(client, world: World, who: str) -> None:
+    with world.app.app_context():
+        if who == "manager":
+            email = world.data.owner_email
+        elif who == "ready":
+            email = db.session.get(User, world.data.ready_user_ids[world.ready_user()]).email
+        elif who == "member":
+            email = db.session.scalar(
+                select(User.email).join(Membership, Membership.user_id == User.id)
+                .where(Membership.company_id == world.data.company_id, Membership.role == Role.MEMBER.value)
+                .limit(1)
+            )
+        else:
+            return
+    response = client.post("/login", data={"email": email, "password": world.data.password})
+    assert response.status_code == 302, "login failed"
+
+
+@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.name)
+def test_page_budget(world, case):
+    client = world.app.test_client()
+    _login(client, world, case.who)
+    with world.app.app_context():
+        engine = db.engine
+    with StatementLog(engine) as log:
+        response = client.open(
+            case.path(world.data),
+            method=case.method,
+            headers=case.headers,
+            json=case.json(world.data) if case.json else None,
+        )
+    assert response.status_code == case.expect_status
+    assert len(log) == case.budget, f"{case.name} with {world.size} invitations: {log.report()}"
