@@ -18,47 +18,24 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
-from invites import accounts, create_app, demo, invitations
+from invites import accounts, demo, invitations
 from invites.extensions import db
 from invites.invitations import Filter
 from invites.models import Membership, Role, User
 
-from .conftest import _empty_all_tables, base_config
+from .demo_world import World, demo_world
 from .statements import StatementLog
 
 SIZES = [10, 10_000]
 
 
-@dataclass
-class World:
-    """An app over a database holding one demo company of a given size."""
-
-    app: Flask
-    data: demo.DemoData
-    size: int
-    _next_ready: int = 0
-
-    def ready_user(self) -> int:
-        """A user in no company yet, with a place on an event link; each call a new one."""
-        self._next_ready += 1
-        return self._next_ready - 1
-
-
 @pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n}_invitations")
 def world(request, database_url):
     """One demo company per size, seeded once for the module and emptied afterwards."""
-    app = create_app(base_config(database_url))
-    with app.app_context():
-        data = demo.seed(invitations_count=request.param, users=20, admins=2)
-        db.session.remove()
-    yield World(app, data, request.param)
-    with app.app_context():
-        db.session.remove()
-        _empty_all_tables()
-        db.engine.dispose()
+    with demo_world(database_url, request.param, users=20, admins=2) as world:
+        yield world
 
 
 def count(world: World, call: Callable[[World], object]) -> StatementLog:
