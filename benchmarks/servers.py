@@ -1,6 +1,7 @@
 """Start the app under gunicorn on a free port, wait until it answers, stop it for sure."""
 from __future__ import annotations
 
+import ctypes
 import http.client
 import os
 import signal
@@ -14,6 +15,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # The app's own settings; anything not given here must not leak in from the caller's shell.
 APP_VARIABLES = ("DATABASE_URL", "SECRET_KEY", "INVITES_ENV", "REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM gunicorn if the process that started it dies,
+    so that a killed test run or benchmark leaves no server behind."""
+    try:
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -89,7 +100,8 @@ def start(
         "app:app",
     ]
     process = subprocess.Popen(
-        command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     log.close()
     instance = Instance(process, port, log_path)
