@@ -403,7 +403,8 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
                     print(f"[{backend}] {endpoint.name}: unavailable (issue {endpoint.issue})", flush=True)
                     continue
                 requests_file = work / f"{endpoint.name}.requests"
-                write_requests(requests_file, build_requests(endpoint, path, data, sessions, instance.port))
+                prepared = build_requests(endpoint, path, data, sessions, instance.port)
+                write_requests(requests_file, prepared)
                 notes = []
                 if endpoint.cards is not None:
                     _, _, body = get(instance, path, sessions["manager"][0])
@@ -417,8 +418,15 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
                 done_dir = work / f"{endpoint.name}.done"
                 done_dir.mkdir()
                 print(f"[{backend}] {endpoint.name}: {endpoint.method} {path} …", flush=True)
-                seconds = args.duration if endpoint.mode == "cycle" else max(args.duration, 600)
+                if endpoint.mode == "cycle":
+                    seconds = args.duration
+                else:
+                    # Ends when every request is answered; this only caps a run that lost
+                    # answers (a socket error drops its request), assuming >= 20 req/s.
+                    seconds = max(args.duration, 60 + len(prepared) // 20)
                 result = summarise(wrk(instance.url, requests_file, endpoint.mode, args, seconds, done_dir), endpoint.mode)
+                if endpoint.mode == "once" and result["answered_by_script"] != len(prepared):
+                    notes.append(f"incomplete: {result['answered_by_script']} of {len(prepared)} requests answered")
                 result.update(path=path, method=endpoint.method, mode=endpoint.mode)
                 if notes:
                     result["notes"] = notes

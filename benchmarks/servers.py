@@ -78,8 +78,9 @@ def start(
     ready_path: str = "/",
     timeout: float = 60.0,
     extra_args: tuple[str, ...] = (),
+    app_spec: str = "app:app",
 ) -> Instance:
-    """Start ``gunicorn app:app`` with the app settings ``env``; return once it answers.
+    """Start ``gunicorn app:app`` (or ``app_spec``) with the app settings ``env``; return once it answers.
 
     Raises ``RuntimeError`` (with the end of gunicorn's log) if it exits or does not
     answer ``ready_path`` within ``timeout`` seconds; nothing is left running then.
@@ -97,7 +98,7 @@ def start(
         "--graceful-timeout", "5",
         "--log-level", "warning",
         *extra_args,
-        "app:app",
+        app_spec,
     ]
     process = subprocess.Popen(
         command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
