@@ -3,8 +3,7 @@
 Paths are the documented ones (issues 3, 4 and 5). A route the app does not
 have yet is reported as unavailable, with the issue that brings it; when a
 route lands under another path, change it here and nowhere else. ``paths``
-lists candidates: the first one the app routes is measured (the toggle uses
-the dashboard's card fragment when it exists, the API toggle until then).
+lists candidates: the first one the app routes is measured.
 
 ``who`` sends the requests:
 - ``ready``: the seeded users in no company yet (validate, then accept: each
@@ -34,10 +33,13 @@ class Endpoint:
     items: str | None
     issue: int  # the issue that brings the route
     mode: str = "cycle"
-    body: str | None = None  # JSON, with ``{code}`` filled in
+    # ``{code}`` is filled in; ``{active}`` makes every item go twice, "0" (pause) then "1" (start)
+    body: str | None = None
+    content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     csrf: bool = False  # send the session's CSRF token as X-CSRFToken (htmx does, from <body>)
     cards: int | None = None  # a page that must show this many invitation cards
+    shows: str | None = None  # text the page must show ("{company}": the seeded company's name)
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -47,16 +49,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "invite_page", "GET", ("/invite/{code}",),
-        who="anonymous", items="usable_codes", issue=4,
+        who="anonymous", items="usable_codes", issue=4, shows="{company}",
     ),
     Endpoint(
         "dashboard", "GET", ("/dashboard/company",),
         who="manager", items=None, issue=3, cards=50,
     ),
+    # The card fragment: the dashboard's Pause/Start form as htmx posts it.
     Endpoint(
-        "toggle", "POST",
-        ("/dashboard/company/invitations/{id}/toggle", "/api/companies/invitations/{id}/toggle"),
-        who="manager", items="toggle_ids", issue=3, headers={"HX-Request": "true"}, csrf=True,
+        "toggle", "POST", ("/dashboard/company/invitations/{id}/active",),
+        who="manager", items="toggle_ids", issue=3, body="active={active}",
+        content_type="application/x-www-form-urlencoded", headers={"HX-Request": "true"}, csrf=True,
     ),
     # Last: accepting turns the ready users into members.
     Endpoint(

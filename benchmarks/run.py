@@ -201,9 +201,13 @@ def build_requests(endpoint: Endpoint, path: str, data, sessions: dict, port: in
     if not items or not people:
         raise RuntimeError(f"{endpoint.name}: the seed holds nothing to rotate ({endpoint.items}, {endpoint.who})")
     count = len(items) if endpoint.mode == "once" else max(len(items), len(people))
+    twice = bool(endpoint.body and "{active}" in endpoint.body)
+    if twice:  # pause every item, then start them again: the run can cycle for ever
+        count = 2 * len(items)
     requests = []
     for k in range(count):
         person, item = people[k % len(people)], items[k % len(items)]
+        active = "1" if twice and k >= len(items) else "0"
         target = path.replace("{code}", item).replace("{id}", item)
         headers = [f"Host: 127.0.0.1:{port}", f"User-Agent: {USER_AGENT}", "Accept: */*"]
         if person is not None:
@@ -211,11 +215,11 @@ def build_requests(endpoint: Endpoint, path: str, data, sessions: dict, port: in
             if endpoint.csrf:
                 headers.append(f"X-CSRFToken: {person.csrf_token}")
         headers += [f"{name}: {value}" for name, value in endpoint.headers.items()]
-        body = endpoint.body.replace("{code}", item) if endpoint.body else ""
+        body = endpoint.body.replace("{code}", item).replace("{active}", active) if endpoint.body else ""
         if endpoint.method != "GET":
             headers.append(f"Content-Length: {len(body.encode())}")
         if body:
-            headers.append("Content-Type: application/json")
+            headers.append(f"Content-Type: {endpoint.content_type}")
         raw = f"{endpoint.method} {target} HTTP/1.1\r\n" + "\r\n".join(headers) + "\r\n\r\n" + body
         requests.append(raw.encode())
     return requests
@@ -406,11 +410,17 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
                 prepared = build_requests(endpoint, path, data, sessions, instance.port)
                 write_requests(requests_file, prepared)
                 notes = []
-                if endpoint.cards is not None:
-                    _, _, body = get(instance, path, sessions["manager"][0])
+                if endpoint.method == "GET" and (endpoint.cards is not None or endpoint.shows):
+                    # A route can exist as a placeholder: check the page is the real one.
+                    sample = path.replace("{code}", data.usable_codes[0])
+                    person = sessions["manager"][0] if endpoint.who == "manager" else None
+                    _, _, body = get(instance, sample, person)
                     cards = len(re.findall(r'id="invitation-\d+"', body))
-                    if cards != endpoint.cards:
+                    if endpoint.cards is not None and cards != endpoint.cards:
                         notes.append(f"shows {cards} invitation cards, expected {endpoint.cards}")
+                    expected = (endpoint.shows or "").replace("{company}", data.company_name)
+                    if expected and expected not in body:
+                        notes.append(f"does not show {expected!r}: a placeholder?")
                 if endpoint.mode == "cycle" and args.warmup:
                     warm = work / f"{endpoint.name}.warmup"
                     warm.mkdir()

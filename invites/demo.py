@@ -77,6 +77,7 @@ class DemoData:
     members: int = 0
     email_domain: str = DEFAULT_EMAIL_DOMAIN
     password: str = DEFAULT_PASSWORD
+    company_name: str = "Demo Co"
 
     @property
     def owner_email(self) -> str:
@@ -308,4 +309,5 @@ def seed(
         members=len(member_emails),
         email_domain=email_domain,
         password=password,
+        company_name=company_name,
     )

@@ -206,6 +206,9 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index(None, "company_id", "created_at"),
         Index(None, "invitation_id", "created_at"),
+        # Live usage: a company's newest event id (the cursor) and the events after it,
+        # whatever the other companies write meanwhile.
+        Index(None, "company_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

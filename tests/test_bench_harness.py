@@ -96,11 +96,14 @@ def test_accept_requests_use_each_ready_user_once_and_never_overfill_a_link(app,
 def test_toggle_requests_carry_csrf_and_htmx_headers(app, seeded):
     toggle = by_name(["toggle"])[0]
     requests = run.build_requests(toggle, toggle.paths[0], seeded, sessions_for(app, seeded), port=8000)
-    assert len(requests) == max(len(seeded.toggle_ids), len(seeded.manager_ids))
-    first = requests[0].decode()
-    assert first.startswith(f"POST /dashboard/company/invitations/{seeded.toggle_ids[0]}/toggle HTTP/1.1\r\n")
+    ids = seeded.toggle_ids
+    assert len(requests) == 2 * len(ids)  # every invitation paused, then started again
+    first, last = requests[0].decode(), requests[-1].decode()
+    assert first.startswith(f"POST /dashboard/company/invitations/{ids[0]}/active HTTP/1.1\r\n")
+    assert last.startswith(f"POST /dashboard/company/invitations/{ids[-1]}/active HTTP/1.1\r\n")
     assert "\r\nHX-Request: true\r\n" in first and "\r\nX-CSRFToken: " in first
-    assert "\r\nContent-Length: 0\r\n\r\n" in first
+    assert "Content-Type: application/x-www-form-urlencoded\r\n\r\nactive=0" in first
+    assert last.endswith("\r\n\r\nactive=1")
 
 
 def test_route_for_picks_the_first_routed_path(app):
@@ -140,3 +143,32 @@ def test_a_server_that_cannot_start_is_reported_and_leaves_nothing_running(datab
         )
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def replay(client, raw: bytes):
+    """Send one prepared wrk request through the test client."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    request_line, *header_lines = head.decode().split("\r\n")
+    method, path, _ = request_line.split(" ")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    cookie_name, _, cookie_value = headers.pop("Cookie").partition("=")
+    client.set_cookie(cookie_name, cookie_value)
+    for name in ("Host", "Content-Length"):
+        headers.pop(name, None)
+    return client.open(path, method=method, headers=headers, data=body)
+
+
+def test_prepared_toggle_requests_pause_and_start_through_the_dashboard(app, client, seeded):
+    """With CSRF on, as in production: the prepared request is accepted and answers the card."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    toggle = by_name(["toggle"])[0]
+    requests = run.build_requests(toggle, toggle.paths[0], seeded, sessions_for(app, seeded), port=80)
+    invitation_id = seeded.toggle_ids[0]
+    paused = replay(client, requests[0])
+    assert paused.status_code == 200
+    assert b"<html" not in paused.data and f'id="invitation-{invitation_id}"'.encode() in paused.data
+    assert b"PAUSED" in paused.data
+    started = replay(client, requests[len(seeded.toggle_ids)])
+    assert started.status_code == 200 and b"PAUSED" not in started.data
+    with app.app_context():
+        assert db.session.get(Invitation, invitation_id).is_active is True

@@ -1,7 +1,7 @@
 """Every lookup path has an index: the planner never reads a whole table to answer it.
 
-A company with 10,000 invitations (and about 13,000 members and redemptions)
-is seeded in bulk and analysed; each lookup is run through the domain layer
+A company with 10,000 invitations (and about 13,000 members and redemptions),
+then a second company, are seeded in bulk and analysed; each lookup is run through the domain layer
 while its SQL is captured, and that exact statement, with its parameters,
 goes through EXPLAIN. On PostgreSQL no plan may contain a sequential scan of
 the table the lookup serves; on SQLite no plan may ``SCAN`` it.
@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import text
 
-from invites import invitations
+from invites import audit, demo, invitations
 from invites.extensions import db
 from invites.invitations import Filter
 
@@ -27,6 +27,8 @@ from .statements import StatementLog
 def world(database_url):
     with demo_world(database_url, 10_000, users=100, admins=2) as world:
         with world.app.app_context():
+            # Another, busier tenant writing after the first: lookups must not wade through it.
+            demo.seed(1_000, users=100, admins=1, company_name="Other Co", email_domain="other.example.com")
             db.session.execute(text("ANALYZE"))
             db.session.commit()
         yield world
@@ -59,6 +61,23 @@ LOOKUPS = [
         "dashboard_all_page_5",
         "company_invitations",
         lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=5),
+    ),
+    Lookup(
+        "live_usage_cursor",
+        "audit_events",
+        lambda w: lambda: audit.latest_id(w.data.company_id),
+    ),
+    Lookup(
+        "live_usage_changes",
+        "audit_events",
+        lambda w: (lambda after: lambda: audit.changes_since(w.data.company_id, after))(
+            audit.latest_id(w.data.company_id) - 5
+        ),
+    ),
+    Lookup(
+        "live_usage_cards",
+        "company_invitations",
+        lambda w: lambda: invitations.get_many_for_company(w.data.toggle_ids[:20], w.data.company_id),
     ),
     Lookup(
         "redemptions_of_invitation",

@@ -7,10 +7,10 @@ regression (often an N+1 lazy load), one fewer means the budget should come
 down. Counting happens in ``tests/statements.py`` (``before_cursor_execute``).
 
 Pages are cases of ``PAGE_CASES``: a name, who asks (``manager``, ``member``,
-``ready`` user or ``anonymous``), the request, and the budget. The dashboard,
-its card fragment, the live-usage poll, validate and accept are listed in
-``PAGES_TO_BUDGET`` with the documented paths; each becomes a ``PageCase``
-with its measured budget once its route is on main.
+``ready`` user or ``anonymous``), the request, and the budget. The invite
+page, validate and accept are listed in ``PAGES_TO_BUDGET`` with the
+documented paths; each becomes a ``PageCase`` with its measured budget once
+its route is on main.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import select
 
-from invites import accounts, demo, invitations
+from invites import accounts, audit, demo, invitations
 from invites.extensions import db
 from invites.invitations import Filter
 from invites.models import Membership, Role, User
@@ -123,25 +123,62 @@ class PageCase:
     name: str
     who: str  # "manager" (the owner), "member", "ready" (in no company yet) or "anonymous"
     method: str
-    path: Callable[[demo.DemoData], str]
+    path: Callable[[World], str]  # called in an app context, before counting starts
     budget: int
     expect_status: int = 200
+    fragment: bool = False  # an htmx answer: never a whole page
     headers: dict = field(default_factory=dict)
+    data: dict | None = None
     json: Callable[[demo.DemoData], dict] | None = None
 
 
+def _event_invitation(world: World) -> int:
+    return invitations.find_by_code(world.data.event_codes[0]).id
+
+
+def _poll_after_an_accept(world: World) -> str:
+    """Someone accepts (an event the poll must report), then the poll from the cursor before."""
+    cursor = audit.latest_id(world.data.company_id)
+    n = world.ready_user()
+    invitations.accept(world.data.accept_code(n), db.session.get(User, world.data.ready_user_ids[n]))
+    return f"/dashboard/company/changes?after={cursor}"
+
+
+HTMX = {"HX-Request": "true"}
+
 PAGE_CASES = [
-    PageCase("members_page", "manager", "GET", lambda d: "/company/members", budget=3),
-    PageCase("dashboard_home_member", "member", "GET", lambda d: "/dashboard", budget=2),
+    PageCase("members_page", "manager", "GET", lambda w: "/company/members", budget=3),
+    PageCase("dashboard_home_member", "member", "GET", lambda w: "/dashboard", budget=2),
+    PageCase("dashboard_first_page", "manager", "GET", lambda w: "/dashboard/company", budget=4),
+    *[
+        PageCase(
+            f"dashboard_{which.value}", "manager", "GET",
+            (lambda which: lambda w: f"/dashboard/company?filter={which.value}")(which), budget=4,
+        )
+        for which in Filter
+        if which is not Filter.ALL
+    ],
+    PageCase("dashboard_page_3", "manager", "GET", lambda w: "/dashboard/company?page=3", budget=4),
+    # The card fragment: Start on an active invitation changes nothing but costs the full path.
+    PageCase(
+        "card_fragment", "manager", "POST",
+        lambda w: f"/dashboard/company/invitations/{_event_invitation(w)}/active",
+        budget=6, fragment=True, headers=HTMX, data={"active": "1"},
+    ),
+    PageCase(
+        "live_usage_nothing_new", "manager", "GET",
+        lambda w: f"/dashboard/company/changes?after={audit.latest_id(w.data.company_id)}",
+        budget=3, expect_status=204, headers=HTMX,
+    ),
+    PageCase(
+        "live_usage_after_an_accept", "manager", "GET", _poll_after_an_accept,
+        budget=4, fragment=True, headers=HTMX,
+    ),
 ]
 
-# Documented routes of issues 3, 4 and 5, to become PageCases (with their measured
-# budgets) when they reach main. The card fragment is the pause/start POST with
-# HX-Request: true; the live-usage poll is whatever the dashboard polls.
+# Documented routes of issues 4 and 5, to become PageCases (with their measured
+# budgets) when they reach main.
 PAGES_TO_BUDGET = {
-    "dashboard_first_page": ("manager", "GET", "/dashboard/company"),
-    "card_fragment_toggle": ("manager", "POST", "/dashboard/company/invitations/<id>/toggle"),
-    "live_usage_poll": ("manager", "GET", "(issue 3 decides)"),
     "invite_page": ("anonymous", "GET", "/invite/<code>"),
     "validate_api": ("ready", "POST", "/api/companies/invitations/validate"),
     "accept_api": ("ready", "POST", "/api/companies/invitations/accept"),
@@ -171,13 +208,18 @@ def test_page_budget(world, case):
     client = world.app.test_client()
     _login(client, world, case.who)
     with world.app.app_context():
+        path = case.path(world)
         engine = db.engine
+        db.session.remove()
     with StatementLog(engine) as log:
         response = client.open(
-            case.path(world.data),
+            path,
             method=case.method,
             headers=case.headers,
+            data=case.data,
             json=case.json(world.data) if case.json else None,
         )
-    assert response.status_code == case.expect_status
+    assert response.status_code == case.expect_status, response.get_data(as_text=True)[:300]
+    if case.fragment:
+        assert b"<html" not in response.data and b'id="invitation-' in response.data
     assert len(log) == case.budget, f"{case.name} with {world.size} invitations: {log.report()}"
