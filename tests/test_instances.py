@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from benchmarks import servers
 from benchmarks.sessions import USER_AGENT, SignedSession, signed_session
-from invites import invitations
+from invites import audit, invitations
 from invites.extensions import db
 from invites.models import Invitation, Membership, Redemption, Role
 
@@ -163,6 +163,7 @@ def test_concurrent_accepts_over_two_instances_admit_exactly_max_uses(app, make,
 
 
 def test_usage_on_one_instance_shows_an_accept_made_through_the_other(app, make, instances):
+    """Through the API list and through the dashboard's live-usage poll."""
     company, owner = make.company("Usage Co")
     code = new_invitation(app, company, owner, 5)
     guest = make.user("guest@example.com")
@@ -174,10 +175,16 @@ def test_usage_on_one_instance_shows_an_accept_made_through_the_other(app, make,
         assert status == 200, body
         return next(i["usedCount"] for i in body["invitations"] if i["code"] == code)
 
+    with app.app_context():
+        cursor = audit.latest_id(company.id)
+    poll = f"/dashboard/company/changes?after={cursor}"
+    assert send(a, "GET", poll, owner_session)[0] == 204  # nothing new yet
     assert used_count_seen_on_a() == 0
     status, body = send(b, "POST", API_ACCEPT, signed_session(app, guest.id), {"code": code})
     assert status == 200, body
     assert used_count_seen_on_a() == 1
+    status, fragment = send(a, "GET", poll, owner_session)  # the dashboard's live-usage poll
+    assert status == 200 and "1/5 uses" in fragment
 
 
 def test_rate_limit_is_shared_between_instances(app, make, limited_instances):
