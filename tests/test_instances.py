@@ -6,10 +6,9 @@ started by ``benchmarks.servers`` against the test database and Redis at
 Sessions are signed with the tests' secret (``benchmarks.sessions``), which
 both instances share, as instances behind one load balancer must.
 
-The accept, usage and rate-limit tests speak the JSON API of issue 5 (paths in
-the constants below) and the rate limits of issue 6: until those are on main,
-these tests fail. ``test_both_instances_serve_one_database`` checks the
-fixture itself with pages that exist already.
+The accept and usage tests speak the JSON API (paths in the constants below)
+and the dashboard's live-usage poll. The rate-limit test needs the shared rate
+limits of issue 6: until they are on main, it fails.
 """
 from __future__ import annotations
 

@@ -7,10 +7,7 @@ regression (often an N+1 lazy load), one fewer means the budget should come
 down. Counting happens in ``tests/statements.py`` (``before_cursor_execute``).
 
 Pages are cases of ``PAGE_CASES``: a name, who asks (``manager``, ``member``,
-``ready`` user or ``anonymous``), the request, and the budget. The invite
-page, validate and accept are listed in ``PAGES_TO_BUDGET`` with the
-documented paths; each becomes a ``PageCase`` with its measured budget once
-its route is on main.
+``ready`` user or ``anonymous``), the request, and the budget.
 """
 from __future__ import annotations
 
@@ -176,13 +173,22 @@ PAGE_CASES = [
     ),
 ]
 
-# Documented routes of issues 4 and 5, to become PageCases (with their measured
-# budgets) when they reach main.
-PAGES_TO_BUDGET = {
-    "invite_page": ("anonymous", "GET", "/invite/<code>"),
-    "validate_api": ("ready", "POST", "/api/companies/invitations/validate"),
-    "accept_api": ("ready", "POST", "/api/companies/invitations/accept"),
-}
+PAGE_CASES += [
+    PageCase("invite_page_anonymous", "anonymous", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=1),
+    PageCase("invite_page_signed_in", "ready", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=4),
+    PageCase(
+        "invite_page_unknown_code", "anonymous", "GET", lambda w: "/invite/no-such-code",
+        budget=1, expect_status=404,
+    ),
+    PageCase(
+        "validate_api", "ready", "POST", lambda w: "/api/companies/invitations/validate",
+        budget=2, json=lambda d: {"code": d.event_codes[0]},
+    ),
+    PageCase(
+        "accept_api", "ready", "POST", lambda w: "/api/companies/invitations/accept",
+        budget=8, json=lambda d: {"code": d.event_codes[0]},
+    ),
+]
 
 
 def _login(client, world: World, who: str) -> None:
