@@ -75,12 +75,15 @@ def start(
     threads: int = 1,
     port: int | None = None,
     log_path: Path,
-    ready_path: str = "/",
+    ready_path: str = "/healthz",
     timeout: float = 60.0,
     extra_args: tuple[str, ...] = (),
     app_spec: str = "app:app",
 ) -> Instance:
     """Start ``gunicorn app:app`` (or ``app_spec``) with the app settings ``env``; return once it answers.
+
+    gunicorn runs in the repository, so it reads ``gunicorn.conf.py`` as in production;
+    the command line here (workers, threads, bind) overrides what that file sets.
 
     Raises ``RuntimeError`` (with the end of gunicorn's log) if it exits or does not
     answer ``ready_path`` within ``timeout`` seconds; nothing is left running then.
