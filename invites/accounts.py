@@ -1,6 +1,8 @@
 """Accounts, companies and memberships: the rules the auth and company pages share."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -24,6 +26,7 @@ PASSWORD_INVALID = (
 )
 LOGIN_FAILED = "Invalid email or password."
 LAST_OWNER = "A company always keeps an owner: make someone else owner first."
+MEMBERS_PER_PAGE = 50
 
 
 class AccountError(Exception):
@@ -157,17 +160,37 @@ def memberships_of(user_id: int) -> list[Membership]:
     )
 
 
-def members_of(company_id: int) -> list[Membership]:
-    """A company's memberships with their users, oldest first."""
-    return list(
+@dataclass
+class MemberPage:
+    """One page of a company's members, newest first."""
+
+    items: list[Membership]
+    page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def members_page(company_id: int, page: int = 1, per_page: int = MEMBERS_PER_PAGE) -> MemberPage:
+    """A page of a company's memberships with their users, newest first, in one query.
+
+    A company that hands out event links has thousands of members: the demo
+    company's 13,000 made one page of 13 MB.
+    """
+    rows = list(
         db.session.execute(
             select(Membership)
             .join(Membership.user)
             .options(contains_eager(Membership.user))
             .where(Membership.company_id == company_id)
-            .order_by(Membership.created_at, Membership.id)
+            .order_by(Membership.created_at.desc(), Membership.id.desc())
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
         ).scalars()
     )
+    return MemberPage(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
 
 
 def _other_owners_exist(company_id: int, membership_id: int):
