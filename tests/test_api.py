@@ -682,3 +682,20 @@ def test_the_description_is_public_and_names_the_status_codes(client):
     assert {"200", "201", "400", "401", "403", "404", "409", "413", "415"} <= statuses
     toggle = document["paths"]["/api/companies/invitations/{invitation_id}/toggle"]["post"]
     assert set(toggle["responses"]) == {"200", "401", "403", "404", "409"}
+
+
+def test_the_rate_limited_operations_describe_their_429(client):
+    """Log-in, create, validate and accept are rate limited (tests/test_limits.py); their
+    descriptions say so, with Retry-After, and no other operation claims a 429."""
+    document = client.get("/api/openapi.json").get_json()
+    limited = {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        if "429" in operation["responses"]
+    }
+    assert limited == {"login", "createInvitation", "validateInvitation", "acceptInvitation"}
+    answer = document["components"]["responses"]["TooManyRequests"]
+    assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "429" in document["info"]["description"]
