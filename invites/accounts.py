@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
 from .extensions import db
-from .models import Company, Membership, Role, User
+from .models import Company, Membership, Role, User, as_id
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 200
@@ -176,18 +176,10 @@ def memberships_of(user_id: int) -> list[Membership]:
     )
 
 
-#: Ids are 32-bit integers (INTEGER columns); anything larger names no row, and a
-#: database asked about it fails (PostgreSQL: out of range; SQLite: beyond 64 bits).
-ID_MAX = 2**31 - 1
-
-
 def get_membership(membership_id: Any, company_id: int) -> Membership | None:
     """A membership by id, only if it belongs to ``company_id``; None for any other id, however odd."""
-    try:
-        membership_id = int(membership_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < membership_id <= ID_MAX:
+    membership_id = as_id(membership_id)
+    if membership_id is None:
         return None
     return db.session.execute(
         select(Membership).where(Membership.id == membership_id, Membership.company_id == company_id)

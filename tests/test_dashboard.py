@@ -149,6 +149,18 @@ def test_another_companys_invitation_is_not_found(client, app, make, auth, metho
     assert load(app, theirs.id).is_active and load(app, theirs.id).revoked_at is None
 
 
+@pytest.mark.parametrize("invitation_id", [str(2**31), str(2**40), "9" * 30])
+@pytest.mark.parametrize("action", ["active", "revoke", "redemptions", "activity"])
+def test_ids_no_invitation_can_have_are_404(client, acme, invitation_id, action):
+    """INTEGER ids end at 2**31 - 1; above that PostgreSQL refused to compare (a 500)."""
+    url = f"/dashboard/company/invitations/{invitation_id}/{action}"
+    if action in ("active", "revoke"):
+        response = client.post(url, data={"active": "0", "confirm": "yes"})
+    else:
+        response = client.get(url)
+    assert response.status_code == 404
+
+
 # --- the create form ----------------------------------------------------------
 
 
@@ -604,7 +616,7 @@ def test_live_usage_never_shows_another_companys_changes(client, app, make, acme
     assert client.get("/dashboard/company/changes?after=0", headers=HX).status_code == 204
 
 
-@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**63)])
+@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**31), str(2**63)])
 def test_live_usage_refuses_a_nonsense_cursor(client, acme, after):
     assert client.get(f"/dashboard/company/changes?after={after}", headers=HX).status_code == 400
 

@@ -28,7 +28,7 @@ from ..extensions import limiter
 from ..htmx import is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url
 from ..masking import short_code
-from ..models import Invitation
+from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership, get_invitation_or_404, manager_required
 from .forms import CreateInvitationForm, RevokeForm, ToggleForm
 
@@ -261,7 +261,8 @@ def changes():
         after = int(request.args.get("after", ""))
     except ValueError:
         abort(400)
-    if not 0 <= after < 2**63:
+    # A cursor is an audit row's id (0: none yet); beyond any id it is no cursor at all.
+    if not 0 <= after <= ID_MAX:
         abort(400)
     company_id = current_membership().company_id
     events = audit.changes_since(company_id, after)
