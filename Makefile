@@ -1,4 +1,4 @@
-# Invites: `make run` serves the app, `make test` runs the whole suite.
+# Invites: `make run` serves the app, `make test` runs the whole suite, `make bench` measures it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test audit install install-dev migrate clean
+.PHONY: run test audit install install-dev migrate clean bench wrk
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,6 +47,26 @@ endif
 ## (and fails only with AUDIT_STRICT=1). See README, "Dependency audit".
 audit: install-dev
 	$(BIN)/python tools/dependency_audit.py $(AUDIT_FLAGS)
+
+## Load benchmark (docs/performance.md): gunicorn + wrk on SQLite, and on PostgreSQL
+## (database "bench" next to TEST_DATABASE_URL, or BENCH_DATABASE_URL) when one is set.
+BENCH_WORKERS ?= 2
+BENCH_THREADS ?= 4
+BENCH_DURATION ?= 10
+BENCH_CONNECTIONS ?= 32
+BENCH_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+bench: install wrk
+	$(BIN)/python -m benchmarks.run --workers $(BENCH_WORKERS) --threads $(BENCH_THREADS) \
+		--duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) $(BENCH_ARGS)
+
+## wrk, the load generator, from Debian.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "Installing wrk (apt-get install -y wrk)"; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,16 +1,19 @@
-"""Operator commands: ``flask --app app create-user …``."""
+"""Operator commands: ``flask --app app create-user …``, ``flask --app app seed-demo``."""
 from __future__ import annotations
+
+import time
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from . import accounts
+from . import accounts, demo
 from .models import Role
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(create_user)
+    app.cli.add_command(seed_demo)
 
 
 @click.command("create-user")
@@ -49,3 +52,34 @@ def create_user(email: str, password: str, name: str | None, company_name: str |
         raise click.ClickException(" ".join(exc.errors.values())) from None
     where = f" as {(role or 'OWNER').upper()} of {company_name}" if company_name else ""
     click.echo(f"Created {user.email}{where}.")
+
+
+@click.command("seed-demo")
+@click.option("--invitations", "invitations_count", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Invitations of the demo company, in realistic states.")
+@click.option("--users", default=1_000, show_default=True, type=click.IntRange(min=0),
+              help="Users in no company yet, each with a place on an event link (max uses 100).")
+@click.option("--admins", default=9, show_default=True, type=click.IntRange(min=0, max=99))
+@click.option("--company", "company_name", default="Demo Co", show_default=True)
+@click.option("--email-domain", default=demo.DEFAULT_EMAIL_DOMAIN, show_default=True,
+              help="Every demo account is NAME@this domain; it must not be in use yet.")
+@click.option("--password", default=demo.DEFAULT_PASSWORD, show_default=True,
+              help="The password of every demo account (hashed once).")
+@with_appcontext
+def seed_demo(invitations_count: int, users: int, admins: int, company_name: str, email_domain: str, password: str):
+    """Create a demo company with many invitations, members and users ready to accept."""
+    started = time.perf_counter()
+    try:
+        data = demo.seed(
+            invitations_count, users, admins,
+            company_name=company_name, email_domain=email_domain, password=password,
+        )
+    except (demo.DemoError, accounts.AccountError) as exc:
+        raise click.ClickException(str(exc)) from None
+    states = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(data.states.items()))
+    click.echo(
+        f"Seeded {company_name} in {time.perf_counter() - started:.1f} s: {sum(data.states.values())} invitations "
+        f"({states}), {data.members} members, {len(data.manager_ids)} owner and admins, "
+        f"{len(data.ready_user_ids)} users ready to accept."
+    )
+    click.echo(f"Log in as {data.owner_email} with the password {password!r}.")

@@ -168,8 +168,19 @@ class Invitation(db.Model):
             sqlite_where=text("revoked_at IS NOT NULL"),
             postgresql_where=text("revoked_at IS NOT NULL"),
         ),
-        # The dashboard lists a company's invitations newest first.
-        Index(None, "company_id", "created_at"),
+        # The dashboard lists a company's invitations newest first (id breaks ties), so
+        # each page, whatever the filter, reads its rows from this index in order.
+        Index(None, "company_id", "created_at", "id"),
+        # Paused invitations are few: without their own index, listing them scans the
+        # whole table. (Each dialect's spelling, so that both planners match the query.)
+        Index(
+            "idx_invitation_paused",
+            "company_id",
+            "created_at",
+            "id",
+            sqlite_where=text("is_active = 0"),
+            postgresql_where=text("NOT is_active"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,6 +223,9 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index(None, "company_id", "created_at"),
         Index(None, "invitation_id", "created_at"),
+        # Live usage: a company's newest event id (the cursor) and the events after it,
+        # whatever the other companies write meanwhile.
+        Index(None, "company_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

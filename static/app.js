@@ -45,16 +45,6 @@
     flashes.replaceChildren(p);
   }
 
-  // Dashboard: a 409 answers a card the domain refused to change, re-rendered as it
-  // really is now with the reason; swap it like a 200 instead of treating it as a failure.
-  document.body.addEventListener("htmx:beforeSwap", function (event) {
-    var detail = event.detail;
-    if (detail.xhr.status === 409 && detail.target && detail.target.closest(".invitation-card")) {
-      detail.shouldSwap = true;
-      detail.isError = false;
-    }
-  });
-
   // Live usage stops asking once the server refuses (logged out, no longer an admin):
   // one message, not one every few seconds.
   document.body.addEventListener("htmx:responseError", function (event) {

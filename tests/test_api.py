@@ -26,7 +26,7 @@ from .api_helpers import (
     revoke_path,
     toggle_path,
 )
-from .conftest import PASSWORD, base_config
+from .conftest import PASSWORD, base_config, fresh_app
 
 PROTECTED = [
     ("get", LIST),
@@ -623,16 +623,8 @@ def test_public_url_is_an_own_origin(owner_client, app):
 @pytest.fixture
 def csrf_app(database_url):
     """An app with Flask-WTF's CSRF protection on, as in production."""
-    from invites import create_app
-
-    from .conftest import _empty_all_tables
-
-    app = create_app({**base_config(database_url), "WTF_CSRF_ENABLED": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_all_tables()
-        db.engine.dispose()
+    with fresh_app(database_url, WTF_CSRF_ENABLED=True) as app:
+        yield app
 
 
 def test_api_is_exempt_from_csrf_tokens_but_forms_are_not(csrf_app):

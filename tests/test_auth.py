@@ -174,3 +174,29 @@ def test_csrf_token_is_required_when_enabled(app, make):
     assert response.status_code == 400
     assert b"This form has expired or did not come from this site." in response.data
     assert client.get("/dashboard/company").status_code == 302
+
+
+def test_htmx_request_without_session_gets_hx_redirect_to_login_and_back(client, make):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.get(
+        "/dashboard/company/changes?after=0",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company?filter=paused"},
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/dashboard/company?filter%3Dpaused"
+    assert b"<html" not in response.data
+
+
+def test_htmx_redirect_ignores_an_unsafe_current_url(client, make):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.get(
+        "/dashboard/company", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost//evil.example"}
+    )
+    assert response.headers["HX-Redirect"] == "/login?next=/dashboard/company"
+
+
+def test_api_without_session_is_a_json_401_not_a_redirect(client):
+    response = client.get("/api/companies/invitations", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert "HX-Redirect" not in response.headers
+    assert response.get_json() == {"error": "Log in to continue."}

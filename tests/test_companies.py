@@ -61,7 +61,7 @@ def test_membership_ids_that_cannot_exist_are_404(client, app, make, auth, membe
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.MEMBER])
 def test_only_the_owner_changes_roles_or_removes(client, app, make, auth, role):
     company, owner = make.company("Acme", owner_email="boss@example.com")
-    actor = make.user("actor@example.com", company=company, role=role)
+    make.user("actor@example.com", company=company, role=role)
     target = make.user("target@example.com", company=company)
     auth.login("actor@example.com")
     assert client.post(f"/company/members/{membership_id(app, target)}/role", data={"role": "ADMIN"}).status_code == 403

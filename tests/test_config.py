@@ -1,7 +1,6 @@
 """Configuration from the environment."""
 import pytest
 
-from invites import create_app
 from invites.config import load_config
 
 

@@ -14,7 +14,7 @@ from invites.extensions import db
 from invites.gunicorn_logging import CodeMaskingLogger
 from invites.masking import mask_code, mask_codes, short_code
 
-from .conftest import PASSWORD, base_config
+from .conftest import base_config
 
 CODE = "Zx81kQpLm2Vn7Rt4Yw9Bc3Df6Gh0Jk5a"
 

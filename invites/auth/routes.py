@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, limits
@@ -17,6 +17,30 @@ bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to continue."
 login_manager.login_message_category = "info"
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send an anonymous visitor to log in and back to where they were.
+
+    htmx requests (a card button, the live-usage poll, a boosted link) would otherwise follow
+    the redirect and swap the login page into a card; they get a 401 with
+    ``HX-Redirect`` instead, and come back to the page they were on, not to
+    the fragment's URL. Blueprints that opt out of the login view (the API)
+    get a plain 401.
+    """
+    if request.blueprint in login_manager.blueprint_login_views and not (
+        login_manager.blueprint_login_views[request.blueprint]
+    ):
+        abort(401)
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for("auth.login", next=back or request.path)
+        return response
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
 
 
 @login_manager.user_loader

@@ -209,6 +209,26 @@ def test_a_refused_change_shows_the_card_as_it_is_and_why(new_page, app, acme):
     assert load(app, invitation.id).is_active is True
 
 
+def test_a_card_action_after_the_session_ended_goes_to_log_in_and_back(new_page, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    page = new_page()
+    log_in(page, "boss@example.com")
+    card = card_of(page, invitation.id)
+    page.context.clear_cookies()  # the session ends (logged out in another tab, expired)
+
+    card.get_by_role("button", name=re.compile("^Pause invitation")).click()
+
+    page.wait_for_url(re.compile(r"/login\?next=(/|%2F)dashboard(/|%2F)company$"))
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert load(app, invitation.id).is_active is True
+    page.fill("#email", "boss@example.com")
+    page.fill("#password", "correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/dashboard/company$"))
+    expect(card_of(page, invitation.id)).to_be_visible()
+
+
 def test_an_acceptance_elsewhere_shows_on_the_open_dashboard(new_page, app, make, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner, max_uses=3)

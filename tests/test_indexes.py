@@ -1,0 +1,137 @@
+"""Every lookup path has an index: the planner never reads a whole table to answer it.
+
+A company with 10,000 invitations (and about 13,000 members and redemptions),
+then a second company, are seeded in bulk and analysed; each lookup is run through the domain layer
+while its SQL is captured, and that exact statement, with its parameters,
+goes through EXPLAIN. On PostgreSQL no plan may contain a sequential scan of
+the table the lookup serves; on SQLite no plan may ``SCAN`` it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+from sqlalchemy import text
+
+from invites import audit, demo, invitations
+from invites.extensions import db
+from invites.invitations import Filter
+
+from .demo_world import World, demo_world
+from .statements import StatementLog
+
+
+@pytest.fixture(scope="module")
+def world(database_url):
+    with demo_world(database_url, 10_000, users=100, admins=2) as world:
+        with world.app.app_context():
+            # Another, busier tenant writing after the first: lookups must not wade through it.
+            demo.seed(1_000, users=100, admins=1, company_name="Other Co", email_domain="other.example.com")
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        yield world
+
+
+@dataclass(frozen=True)
+class Lookup:
+    name: str
+    table: str
+    prepare: Callable[[World], Callable[[], object]]  # returns the call to capture
+
+
+def _a_used_invitation(world: World) -> int:
+    return db.session.execute(
+        text("SELECT invitation_id FROM invitation_redemptions ORDER BY id LIMIT 1")
+    ).scalar_one()
+
+
+LOOKUPS = [
+    Lookup("code", "company_invitations", lambda w: lambda: invitations.find_by_code(w.data.usable_codes[0])),
+    *[
+        Lookup(
+            f"dashboard_{which.value}",
+            "company_invitations",
+            (lambda which: lambda w: lambda: invitations.list_for_company(w.data.company_id, which))(which),
+        )
+        for which in Filter
+    ],
+    Lookup(
+        "dashboard_all_page_5",
+        "company_invitations",
+        lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=5),
+    ),
+    Lookup(
+        "live_usage_cursor",
+        "audit_events",
+        lambda w: lambda: audit.latest_id(w.data.company_id),
+    ),
+    Lookup(
+        "live_usage_changes",
+        "audit_events",
+        lambda w: (lambda after: lambda: audit.changes_since(w.data.company_id, after))(
+            audit.latest_id(w.data.company_id) - 5
+        ),
+    ),
+    Lookup(
+        "live_usage_cards",
+        "company_invitations",
+        lambda w: lambda: invitations.get_many_for_company(w.data.toggle_ids[:20], w.data.company_id),
+    ),
+    Lookup(
+        "redemptions_of_invitation",
+        "invitation_redemptions",
+        lambda w: (lambda iid: lambda: invitations.redemptions(iid))(_a_used_invitation(w)),
+    ),
+]
+
+
+def captured_statements(world: World, lookup: Lookup) -> list[tuple[str, object]]:
+    """The SELECTs from ``lookup.table`` that the domain layer sent for this lookup."""
+    with world.app.app_context():
+        call = lookup.prepare(world)
+        with StatementLog(db.engine) as log:
+            call()
+        db.session.remove()
+    selects = log.selects_from(lookup.table)
+    assert selects, f"{lookup.name} sent no SELECT from {lookup.table}: {log.report()}"
+    return selects
+
+
+def postgresql_plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from postgresql_plan_nodes(child)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("lookup", LOOKUPS, ids=lambda l: l.name)
+def test_postgresql_plans_have_no_sequential_scan(world, lookup):
+    for sql, params in captured_statements(world, lookup):
+        with world.app.app_context():
+            cursor = db.session.connection().connection.dbapi_connection.cursor()
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            document = cursor.fetchone()[0]
+            db.session.remove()
+        plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+        scans = [
+            node for node in postgresql_plan_nodes(plan)
+            if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == lookup.table
+        ]
+        assert not scans, f"{lookup.name} reads all of {lookup.table}:\n{json.dumps(plan, indent=1)}"
+        assert any(node.get("Relation Name") == lookup.table for node in postgresql_plan_nodes(plan)), (
+            "the plan does not read the table at all: wrong statement captured?"
+        )
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("lookup", LOOKUPS, ids=lambda l: l.name)
+def test_sqlite_plans_never_scan_the_table(world, lookup):
+    for sql, params in captured_statements(world, lookup):
+        with world.app.app_context():
+            raw = db.session.connection().connection.dbapi_connection
+            details = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+            db.session.remove()
+        assert not [d for d in details if d.startswith(f"SCAN {lookup.table}")], details
+        assert any(lookup.table in d for d in details), details

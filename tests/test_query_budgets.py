@@ -1,0 +1,231 @@
+"""Query budgets: each lookup and page issues a fixed number of SQL statements.
+
+The same call is counted against a company with 10 invitations and one with
+10,000 (and as many members as used them, about 13,000), seeded in bulk by
+``invites.demo``. A budget is the exact count: one more statement is a
+regression (often an N+1 lazy load), one fewer means the budget should come
+down. Counting happens in ``tests/statements.py`` (``before_cursor_execute``).
+
+Pages are cases of ``PAGE_CASES``: a name, who asks (``manager``, ``member``,
+``ready`` user or ``anonymous``), the request, and the budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from sqlalchemy import select
+
+from invites import accounts, audit, demo, invitations
+from invites.extensions import db
+from invites.invitations import Filter
+from invites.models import Membership, Role, User
+
+from .demo_world import World, demo_world
+from .statements import StatementLog
+
+SIZES = [10, 10_000]
+
+
+@pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n}_invitations")
+def world(request, database_url):
+    """One demo company per size, seeded once for the module and emptied afterwards."""
+    with demo_world(database_url, request.param, users=20, admins=2) as world:
+        yield world
+
+
+def count(world: World, call: Callable[[World], object]) -> StatementLog:
+    """The statements ``call`` sends, starting from an empty session."""
+    with world.app.app_context():
+        setup = call(world)  # may return a prepared zero-argument callable
+        with StatementLog(db.engine) as log:
+            (setup if callable(setup) else (lambda: None))()
+        db.session.remove()
+    return log
+
+
+# --- the domain layer ----------------------------------------------------------
+
+
+def _with_user(world: World, index: int, action: Callable[[User], object]):
+    user = db.session.get(User, world.data.ready_user_ids[index])
+    db.session.expunge(user)  # as Flask-Login's loader leaves it: loaded, no lazy loads pending
+    return lambda: action(user)
+
+
+@dataclass(frozen=True)
+class DomainCase:
+    name: str
+    prepare: Callable[[World], Callable[[], object]]
+    budget: int
+
+
+DOMAIN_CASES = [
+    DomainCase("find_by_code", lambda w: lambda: invitations.find_by_code(w.data.event_codes[0]), 1),
+    DomainCase("find_by_code_unknown", lambda w: lambda: invitations.find_by_code("no-such-code"), 1),
+    DomainCase("find_by_code_malformed", lambda w: lambda: invitations.find_by_code("<script>"), 0),
+    DomainCase("check_anonymous", lambda w: lambda: invitations.check(w.data.event_codes[0]), 1),
+    DomainCase(
+        "check_signed_in",
+        lambda w: _with_user(w, w.ready_user(), lambda u: invitations.check(w.data.event_codes[0], u)),
+        2,
+    ),
+    *[
+        DomainCase(
+            f"list_for_company_{which.value}",
+            (lambda which: lambda w: lambda: invitations.list_for_company(w.data.company_id, which))(which),
+            1,
+        )
+        for which in Filter
+    ],
+    DomainCase(
+        "list_for_company_page_3",
+        lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=3),
+        1,
+    ),
+    DomainCase("members_of", lambda w: lambda: [m.user.email for m in accounts.members_of(w.data.company_id)], 1),
+    DomainCase(
+        "accept",
+        lambda w: (lambda n: _with_user(w, n, lambda u: invitations.accept(w.data.accept_code(n), u)))(w.ready_user()),
+        7,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", DOMAIN_CASES, ids=lambda c: c.name)
+def test_domain_budget(world, case):
+    log = count(world, case.prepare)
+    assert len(log) == case.budget, f"{case.name} with {world.size} invitations: {log.report()}"
+
+
+def test_accept_inside_its_budget_really_accepted(world):
+    """The counted accept is a real one: the counter moved and a redemption exists."""
+    n = world.ready_user()
+    log = count(world, lambda w: _with_user(w, n, lambda u: invitations.accept(w.data.accept_code(n), u)))
+    assert len(log) == next(c.budget for c in DOMAIN_CASES if c.name == "accept")
+    with world.app.app_context():
+        invitation = invitations.find_by_code(world.data.accept_code(n))
+        assert [r.user_id for r in invitations.redemptions(invitation.id)][-1] == world.data.ready_user_ids[n]
+        assert invitation.used_count == len(invitations.redemptions(invitation.id))
+
+
+# --- pages -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageCase:
+    """One request to budget: who sends it, what, and how many statements it may cost."""
+
+    name: str
+    who: str  # "manager" (the owner), "member", "ready" (in no company yet) or "anonymous"
+    method: str
+    path: Callable[[World], str]  # called in an app context, before counting starts
+    budget: int
+    expect_status: int = 200
+    fragment: bool = False  # an htmx answer: never a whole page
+    headers: dict = field(default_factory=dict)
+    data: dict | None = None
+    json: Callable[[demo.DemoData], dict] | None = None
+
+
+def _event_invitation(world: World) -> int:
+    return invitations.find_by_code(world.data.event_codes[0]).id
+
+
+def _poll_after_an_accept(world: World) -> str:
+    """Someone accepts (an event the poll must report), then the poll from the cursor before."""
+    cursor = audit.latest_id(world.data.company_id)
+    n = world.ready_user()
+    invitations.accept(world.data.accept_code(n), db.session.get(User, world.data.ready_user_ids[n]))
+    return f"/dashboard/company/changes?after={cursor}"
+
+
+HTMX = {"HX-Request": "true"}
+
+PAGE_CASES = [
+    PageCase("members_page", "manager", "GET", lambda w: "/company/members", budget=3),
+    PageCase("dashboard_home_member", "member", "GET", lambda w: "/dashboard", budget=2),
+    PageCase("dashboard_first_page", "manager", "GET", lambda w: "/dashboard/company", budget=4),
+    *[
+        PageCase(
+            f"dashboard_{which.value}", "manager", "GET",
+            (lambda which: lambda w: f"/dashboard/company?filter={which.value}")(which), budget=4,
+        )
+        for which in Filter
+        if which is not Filter.ALL
+    ],
+    PageCase("dashboard_page_3", "manager", "GET", lambda w: "/dashboard/company?page=3", budget=4),
+    # The card fragment: Start on an active invitation changes nothing but costs the full path.
+    PageCase(
+        "card_fragment", "manager", "POST",
+        lambda w: f"/dashboard/company/invitations/{_event_invitation(w)}/active",
+        budget=6, fragment=True, headers=HTMX, data={"active": "1"},
+    ),
+    PageCase(
+        "live_usage_nothing_new", "manager", "GET",
+        lambda w: f"/dashboard/company/changes?after={audit.latest_id(w.data.company_id)}",
+        budget=3, expect_status=204, headers=HTMX,
+    ),
+    PageCase(
+        "live_usage_after_an_accept", "manager", "GET", _poll_after_an_accept,
+        budget=4, fragment=True, headers=HTMX,
+    ),
+]
+
+PAGE_CASES += [
+    PageCase("invite_page_anonymous", "anonymous", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=1),
+    PageCase("invite_page_signed_in", "ready", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=4),
+    PageCase(
+        "invite_page_unknown_code", "anonymous", "GET", lambda w: "/invite/no-such-code",
+        budget=1, expect_status=404,
+    ),
+    PageCase(
+        "validate_api", "ready", "POST", lambda w: "/api/companies/invitations/validate",
+        budget=2, json=lambda d: {"code": d.event_codes[0]},
+    ),
+    PageCase(
+        "accept_api", "ready", "POST", lambda w: "/api/companies/invitations/accept",
+        budget=8, json=lambda d: {"code": d.event_codes[0]},
+    ),
+]
+
+
+def _login(client, world: World, who: str) -> None:
+    with world.app.app_context():
+        if who == "manager":
+            email = world.data.owner_email
+        elif who == "ready":
+            email = db.session.get(User, world.data.ready_user_ids[world.ready_user()]).email
+        elif who == "member":
+            email = db.session.scalar(
+                select(User.email).join(Membership, Membership.user_id == User.id)
+                .where(Membership.company_id == world.data.company_id, Membership.role == Role.MEMBER.value)
+                .limit(1)
+            )
+        else:
+            return
+    response = client.post("/login", data={"email": email, "password": world.data.password})
+    assert response.status_code == 302, "login failed"
+
+
+@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.name)
+def test_page_budget(world, case):
+    client = world.app.test_client()
+    _login(client, world, case.who)
+    with world.app.app_context():
+        path = case.path(world)
+        engine = db.engine
+        db.session.remove()
+    with StatementLog(engine) as log:
+        response = client.open(
+            path,
+            method=case.method,
+            headers=case.headers,
+            data=case.data,
+            json=case.json(world.data) if case.json else None,
+        )
+    assert response.status_code == case.expect_status, response.get_data(as_text=True)[:300]
+    if case.fragment:
+        assert b"<html" not in response.data and b'id="invitation-' in response.data
+    assert len(log) == case.budget, f"{case.name} with {world.size} invitations: {log.report()}"
