@@ -13,7 +13,7 @@ from invites.models import Invitation, Role
 
 from .api_helpers import ACCEPT, LOGIN as API_LOGIN, LOGOUT as API_LOGOUT, VALIDATE
 from .api_helpers import CREATE as API_CREATE
-from .conftest import PASSWORD, base_config
+from .conftest import PASSWORD, fresh_app
 from .invitation_helpers import new_invitation, used_count
 
 DASHBOARD_CREATE = "/dashboard/company/invitations"
@@ -28,24 +28,21 @@ RATES = {
 }
 
 
-def limited_config(database_url: str, **overrides) -> dict:
-    """The test configuration with rate limits on, counted in this process's memory."""
-    config = base_config(database_url)
-    config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", **RATES)
-    config.update(overrides)
-    return config
+def limited_app_with(database_url: str, **overrides):
+    """``fresh_app`` with rate limits on (low rates, counted in this process's memory).
+
+    The fixtures below also ask for ``app``: the limiter is one object per process, and
+    the app initialised last decides whether it is on, so theirs must come second.
+    """
+    return fresh_app(database_url, **{"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
+                                      **RATES, **overrides})
 
 
 @pytest.fixture
 def limited_app(app, database_url):
-    """An app with low limits. Built after ``app``, whose teardown empties the
-    tables; the limiter is one object per process, and the app initialised last
-    decides whether it is on."""
-    limited = create_app(limited_config(database_url))
-    yield limited
-    with limited.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """An app with low limits."""
+    with limited_app_with(database_url) as limited:
+        yield limited
 
 
 @pytest.fixture
@@ -155,24 +152,22 @@ def test_login_limit_keys_hide_the_email(limited_app):
 
 def test_rate_limit_enabled_false_switches_every_limit_off(app, database_url, make):
     """Low rates, but RATELIMIT_ENABLED false: no route is ever refused with 429."""
-    off = create_app(limited_config(database_url, RATELIMIT_ENABLED=False))
-    assert limiter.enabled is False
-    company, owner = make.company("Acme", owner_email="boss@example.com")
-    client = off.test_client()
-    for n in range(8):
-        assert login(client, "boss@example.com").status_code == 422
-        assert client.post(API_LOGIN, json={"email": "boss@example.com", "password": "nope"}).status_code == 401
-        assert client.get(f"/invite/unknown{n}").status_code == 404
-    login(client, "boss@example.com", PASSWORD)
-    for n in range(8):
-        assert client.post(f"/invite/unknown{n}/accept").status_code == 404
-        assert client.post(VALIDATE, json={"code": f"unknown{n}"}).status_code == 404
-        assert client.post(ACCEPT, json={"code": f"unknown{n}"}).status_code == 404
-        assert client.post(DASHBOARD_CREATE, data={"max_uses": "5"}).status_code == 302
-        assert client.post(API_CREATE, json={"maxUses": 5}).status_code == 201
-    assert invitation_count(off) == 16
-    with off.app_context():
-        db.engine.dispose()
+    make.company("Acme", owner_email="boss@example.com")
+    with limited_app_with(database_url, RATELIMIT_ENABLED=False) as off:
+        assert limiter.enabled is False
+        client = off.test_client()
+        for n in range(8):
+            assert login(client, "boss@example.com").status_code == 422
+            assert client.post(API_LOGIN, json={"email": "boss@example.com", "password": "nope"}).status_code == 401
+            assert client.get(f"/invite/unknown{n}").status_code == 404
+        login(client, "boss@example.com", PASSWORD)
+        for n in range(8):
+            assert client.post(f"/invite/unknown{n}/accept").status_code == 404
+            assert client.post(VALIDATE, json={"code": f"unknown{n}"}).status_code == 404
+            assert client.post(ACCEPT, json={"code": f"unknown{n}"}).status_code == 404
+            assert client.post(DASHBOARD_CREATE, data={"max_uses": "5"}).status_code == 302
+            assert client.post(API_CREATE, json={"maxUses": 5}).status_code == 201
+        assert invitation_count(off) == 16
 
 
 def test_rate_limit_enabled_false_from_the_environment(monkeypatch, database_url):
@@ -343,12 +338,12 @@ def test_rates_come_from_the_configuration(limited_app, limited):
 @pytest.fixture
 def app_with_default_limits(app, database_url):
     """Limits on every route (Flask-Limiter's RATELIMIT_DEFAULT), as an operator might add."""
-    strict = create_app(limited_config(database_url, RATELIMIT_DEFAULT="2 per hour"))
-    yield strict
-    # The limiter is one object per process and keeps default limits once set.
-    limiter.limit_manager.set_default_limits([])
-    with strict.app_context():
-        db.engine.dispose()
+    try:
+        with limited_app_with(database_url, RATELIMIT_DEFAULT="2 per hour") as strict:
+            yield strict
+    finally:
+        # The limiter is one object per process and keeps default limits once set.
+        limiter.limit_manager.set_default_limits([])
 
 
 def test_live_usage_health_check_and_static_files_are_never_limited(app_with_default_limits, make):
@@ -385,10 +380,8 @@ def test_limits_already_reached_leave_the_poll_health_check_and_static_files_alo
 
 @pytest.fixture
 def proxied_app(app, database_url):
-    proxied = create_app(limited_config(database_url, TRUSTED_PROXIES=1))
-    yield proxied
-    with proxied.app_context():
-        db.engine.dispose()
+    with limited_app_with(database_url, TRUSTED_PROXIES=1) as proxied:
+        yield proxied
 
 
 def test_behind_trusted_proxies_each_client_is_counted_by_its_forwarded_address(proxied_app):
@@ -413,16 +406,14 @@ def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(limi
 @pytest.fixture
 def app_with_dead_redis(app, database_url):
     """Limits stored in a Redis nobody listens on, with the fallback production turns on."""
-    dead = create_app(limited_config(
-        database_url,
-        RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/15",
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-    ))
-    yield dead
-    # The limiter is one object per process; let later apps start with live storage.
-    limiter._storage_dead = False
-    with dead.app_context():
-        db.engine.dispose()
+    try:
+        with limited_app_with(
+            database_url, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/15", RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True
+        ) as dead:
+            yield dead
+    finally:
+        # The limiter is one object per process; let later apps start with live storage.
+        limiter._storage_dead = False
 
 
 def test_when_redis_is_down_limits_fall_back_to_memory_instead_of_failing(app_with_dead_redis, caplog):
@@ -444,11 +435,11 @@ def test_production_configuration_falls_back_only_with_redis(monkeypatch, tmp_pa
 
 @pytest.fixture
 def app_with_fallback(app, database_url):
-    fallback = create_app(limited_config(database_url, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True))
-    yield fallback
-    limiter._storage_dead = False
-    with fallback.app_context():
-        db.engine.dispose()
+    try:
+        with limited_app_with(database_url, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True) as fallback:
+            yield fallback
+    finally:
+        limiter._storage_dead = False
 
 
 @pytest.mark.parametrize("kind", ["form", "json"])
