@@ -31,6 +31,7 @@ from .models import (
     Role,
     User,
     UTCDateTime,
+    as_id,
     utcnow,
 )
 
@@ -132,9 +133,12 @@ def _whole_number(raw: Any, low: int, high: int, default: int) -> int | None:
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
-        if len(raw.strip()) > 6:
+        # Leading zeros are still the same number ("007" is 7); what is left is bounded
+        # before int() sees it, so a 10 kB string of digits costs nothing.
+        digits = raw.strip().lstrip("0") or "0"
+        if len(digits) > 6:
             return None
-        value = int(raw.strip())
+        value = int(digits)
     else:
         return None
     return value if low <= value <= high else None
@@ -249,11 +253,8 @@ def find_by_code(code: Any) -> Invitation | None:
 
 def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     """An invitation by id, only if it belongs to ``company_id`` (the tenant check)."""
-    try:
-        invitation_id = int(invitation_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < invitation_id < 2**63:
+    invitation_id = as_id(invitation_id)
+    if invitation_id is None:
         return None
     return db.session.execute(
         select(Invitation).where(

@@ -113,10 +113,10 @@ def test_owners_and_admins_see_who_did_what_when(client, acme, email):
     page = response.get_data(as_text=True)
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
     assert "Activity in Acme" in text
-    assert f"Acme Owner created an invitation {code[:4]}… (max uses 5, expires in 7 days)" in text
-    assert f"Acme Owner paused an invitation {code[:4]}…" in text
-    assert f"Mia Newcomer joined through an invitation {code[:4]}…" in text
-    assert f"Acme Owner revoked an invitation {code[:4]}…" in text
+    assert f"Acme Owner created an invitation {code[:12]}… (max uses 5, expires in 7 days)" in text
+    assert f"Acme Owner paused an invitation {code[:12]}…" in text
+    assert f"Mia Newcomer joined through an invitation {code[:12]}…" in text
+    assert f"Acme Owner revoked an invitation {code[:12]}…" in text
     assert "Acme Owner changed a member's role: Mia Newcomer (ADMIN)" in text
     assert "Acme Owner removed a member: Bob Member" in text
     assert code not in page, "the full code must never be shown"
@@ -188,7 +188,7 @@ def test_events_partial_on_a_card_leaves_out_the_code_and_takes_its_own_id(app, 
             events_id=f"invitation-{invitation.id}-events",
         )
     assert f'id="invitation-{invitation.id}-events"' in card
-    assert code[:4] + "…" not in card
+    assert code[:12] + "…" not in card
     assert "Mia Newcomer" in card and "revoked an invitation" in card
     assert card.count("<li>") == 5
 

@@ -78,6 +78,16 @@ def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing
     assert count(app, User) == 0 and count(app, Company) == 0
 
 
+@pytest.mark.parametrize("field", ["name", "company_name"])
+@pytest.mark.parametrize("bad", ["Jo\x00Smith", "Jo\nSmith", "\x1b[31mJo"])
+def test_names_with_control_characters_are_refused_and_nothing_is_stored(client, app, field, bad):
+    """PostgreSQL refuses NUL in text: this was a 500 there, and SQLite stored it."""
+    response = register(client, **{field: bad})
+    assert response.status_code == 422
+    assert "Names cannot contain control characters." in response.get_data(as_text=True)
+    assert count(app, User) == 0 and count(app, Company) == 0
+
+
 def test_login_and_logout(client, make, auth):
     make.company("Acme", owner_email="boss@example.com")
     response = auth.login("BOSS@example.com ")

@@ -44,9 +44,18 @@ def test_role_cannot_be_set_to_owner_or_nonsense(client, app, make, auth):
     mia = make.user("mia@example.com", company=company)
     auth.login("boss@example.com")
     for role in ("OWNER", "GOD", ""):
-        response = client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": role}, follow_redirects=True)
+        response = client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": role})
+        assert response.status_code == 400
         assert "Choose Admin or Member." in response.get_data(as_text=True)
     assert role_of(app, mia) == "MEMBER"
+
+
+@pytest.mark.parametrize("membership", ["0", "2147483648", "99999999999999999999"])
+def test_membership_ids_that_cannot_exist_are_404(client, app, make, auth, membership):
+    make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    assert client.post(f"/company/members/{membership}/role", data={"role": "ADMIN"}).status_code == 404
+    assert client.post(f"/company/members/{membership}/remove").status_code == 404
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.MEMBER])

@@ -118,6 +118,7 @@ def test_only_owners_and_admins_see_the_dashboard(client, make, auth, role, stat
         ("post", "/dashboard/company/invitations/{id}/active"),
         ("post", "/dashboard/company/invitations/{id}/revoke"),
         ("get", "/dashboard/company/invitations/{id}/redemptions"),
+        ("get", "/dashboard/company/invitations/{id}/activity"),
         ("get", "/dashboard/company/changes?after=0"),
     ],
 )
@@ -138,6 +139,7 @@ def test_members_cannot_use_any_dashboard_endpoint(client, app, make, auth, meth
         ("post", "/dashboard/company/invitations/{id}/active"),
         ("post", "/dashboard/company/invitations/{id}/revoke"),
         ("get", "/dashboard/company/invitations/{id}/redemptions"),
+        ("get", "/dashboard/company/invitations/{id}/activity"),
     ],
 )
 def test_another_companys_invitation_is_not_found(client, app, make, auth, method, path):
@@ -148,6 +150,18 @@ def test_another_companys_invitation_is_not_found(client, app, make, auth, metho
     response = getattr(client, method)(path.format(id=theirs.id), data={"active": "0", "confirm": "yes"}, headers=HX)
     assert response.status_code == 404
     assert load(app, theirs.id).is_active and load(app, theirs.id).revoked_at is None
+
+
+@pytest.mark.parametrize("invitation_id", [str(2**31), str(2**40), "9" * 30])
+@pytest.mark.parametrize("action", ["active", "revoke", "redemptions", "activity"])
+def test_ids_no_invitation_can_have_are_404(client, acme, invitation_id, action):
+    """INTEGER ids end at 2**31 - 1; above that PostgreSQL refused to compare (a 500)."""
+    url = f"/dashboard/company/invitations/{invitation_id}/{action}"
+    if action in ("active", "revoke"):
+        response = client.post(url, data={"active": "0", "confirm": "yes"})
+    else:
+        response = client.get(url)
+    assert response.status_code == 404
 
 
 # --- the create form ----------------------------------------------------------
@@ -456,6 +470,89 @@ def test_who_used_it_is_a_fragment_for_htmx_and_a_page_without(client, app, make
     assert f'hx-get="{url}"' in card(text(client.get(DASHBOARD)), invitation.id)
 
 
+# --- activity ---------------------------------------------------------------------
+
+
+def test_every_card_has_an_activity_disclosure_that_works_without_javascript(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/activity"
+    c = card(text(client.get(DASHBOARD)), invitation.id)
+    disclosure = re.search(r'<details class="invitation-activity".*?</details>', c, re.S).group(0)
+    assert f'hx-get="{url}"' in disclosure and 'hx-trigger="toggle once"' in disclosure
+    assert "<summary>Activity</summary>" in disclosure
+    # Without JavaScript the disclosure holds a link to the same list as a page.
+    assert f'<a href="{url}">See the activity of invitation {invitation.code[:12]}…</a>' in disclosure
+
+
+def test_activity_of_an_invitation_is_its_story_newest_first(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"})
+    client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "1"})
+    accept_as(app, make, invitation.code, "ann@example.com")
+    client.post(f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"})
+    other = new_invitation(app, company, owner, max_uses=9)
+    url = f"/dashboard/company/invitations/{invitation.id}/activity"
+
+    response = client.get(url, headers=HX)
+    fragment = text(response)
+    assert response.status_code == 200 and "<html" not in fragment
+    assert "HX-Request" in response.headers["Vary"]
+    said = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", li)).strip()
+            for li in re.findall(r"<li>(.*?)</li>", fragment, re.S)]
+    assert [line.split(" UTC ", 1)[1] for line in said] == [
+        "Acme Owner revoked an invitation",
+        "Ann joined through an invitation",
+        "Acme Owner started an invitation",
+        "Acme Owner paused an invitation",
+        "Acme Owner created an invitation (max uses 3, expires in 7 days)",
+    ]
+    # Its own list id, and no code repeated on the card it belongs to.
+    assert f'id="invitation-{invitation.id}-events"' in fragment
+    assert invitation.code[:12] not in fragment and "max uses 9" not in fragment
+
+    page = text(client.get(url))
+    assert "<html" in page and f"Activity of invitation <code>{invitation.code[:12]}…</code>" in page
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "Ann joined through an invitation" in words and "Back to the invitations" in words
+    assert invitation.code not in page.replace(f"{invitation.code[:12]}…", "")
+    assert other.code[:12] not in page
+
+
+def test_names_in_the_activity_are_escaped(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    user = make.user("evil@example.com", name="<script>alert(1)</script>")
+    with app.app_context():
+        invitations.accept(invitation.code, user)
+    fragment = text(client.get(f"/dashboard/company/invitations/{invitation.id}/activity", headers=HX))
+    assert "<script>" not in fragment
+    assert "<strong>&lt;script&gt;alert(1)&lt;/script&gt;</strong>" in fragment
+
+
+def test_screens_name_an_invitation_by_one_short_form(client, app, make, acme):
+    """The card, its labels, "Who used it", its activity and the company's activity
+    page all show the same 12 characters and an ellipsis; logs show 4 (test_operations)."""
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=2)
+    accept_as(app, make, invitation.code, "ann@example.com")
+    short = invitation.code[:12] + "…"
+    screens = {
+        "card": card(text(client.get(DASHBOARD)), invitation.id),
+        "who used it": text(client.get(f"/dashboard/company/invitations/{invitation.id}/redemptions")),
+        "activity": text(client.get(f"/dashboard/company/invitations/{invitation.id}/activity")),
+        "company activity": text(client.get("/company/activity")),
+        "revoke page": text(client.post(f"/dashboard/company/invitations/{invitation.id}/revoke")),
+    }
+    for name, html in screens.items():
+        assert f">{short}</code>" in html, name
+        # The card's Copy Link carries the whole link: that is what it is for.
+        html = html.replace(f"/invite/{invitation.code}", "/invite/<the link>")
+        shown = set(re.findall(rf"{re.escape(invitation.code[:4])}[\w-]*…?", html))
+        assert shown == {short}, (name, shown)
+
+
 # --- live usage -------------------------------------------------------------------
 
 
@@ -522,7 +619,7 @@ def test_live_usage_never_shows_another_companys_changes(client, app, make, acme
     assert client.get("/dashboard/company/changes?after=0", headers=HX).status_code == 204
 
 
-@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**63)])
+@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**31), str(2**63)])
 def test_live_usage_refuses_a_nonsense_cursor(client, acme, after):
     assert client.get(f"/dashboard/company/changes?after={after}", headers=HX).status_code == 400
 

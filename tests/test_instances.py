@@ -7,8 +7,8 @@ Sessions are signed with the tests' secret (``benchmarks.sessions``), which
 both instances share, as instances behind one load balancer must.
 
 The accept and usage tests speak the JSON API (paths in the constants below)
-and the dashboard's live-usage poll. The rate-limit test needs issue 6's
-``limits.code_guessing`` on validate: until it decorates that view, it fails.
+and the dashboard's live-usage poll. The rate-limit test relies on issue 6's
+``limits.code_guessing`` on validate.
 """
 from __future__ import annotations
 

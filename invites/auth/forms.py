@@ -1,20 +1,28 @@
 """Forms for registering and logging in."""
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
 
 from ..accounts import (
     COMPANY_NAME_MAX_LENGTH,
+    CONTROL_CHARACTERS,
     NAME_MAX_LENGTH,
     PASSWORD_INVALID,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
+    has_control_characters,
 )
 
 
 def strip(value):
     """People paste emails and names with spaces around them."""
     return value.strip() if isinstance(value, str) else value
+
+
+def no_control_characters(form, field):
+    """The accounts rule for names, checked here too so that every error shows at once."""
+    if isinstance(field.data, str) and has_control_characters(field.data):
+        raise ValidationError(CONTROL_CHARACTERS)
 
 
 class LoginForm(FlaskForm):
@@ -28,7 +36,7 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     name = StringField(
         "Your name",
-        validators=[InputRequired("Enter your name."), Length(max=NAME_MAX_LENGTH)],
+        validators=[InputRequired("Enter your name."), Length(max=NAME_MAX_LENGTH), no_control_characters],
         filters=[strip],
         render_kw={"autocomplete": "name"},
     )
@@ -54,7 +62,7 @@ class RegisterForm(FlaskForm):
     )
     company_name = StringField(
         "Company name (optional)",
-        validators=[Optional(), Length(max=COMPANY_NAME_MAX_LENGTH)],
+        validators=[Optional(), Length(max=COMPANY_NAME_MAX_LENGTH), no_control_characters],
         filters=[strip],
         description="Create a company and become its owner. Leave empty if you are joining one through an invitation.",
     )

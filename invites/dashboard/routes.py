@@ -21,12 +21,14 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from .. import audit, invitations
+from .. import audit, invitations, limits
 from ..auth.routes import safe_next
 from ..errors import error_response
+from ..extensions import limiter
 from ..htmx import is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url
-from ..models import Invitation
+from ..masking import short_code
+from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership, get_invitation_or_404, manager_required
 from .forms import CreateInvitationForm, RevokeForm, ToggleForm
 
@@ -36,18 +38,12 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 _SHOWS_NEW = {invitations.Filter.ALL, invitations.Filter.ACTIVE}
 
 
-def short_code(code: str) -> str:
-    """The first characters of a code: enough to tell invitations apart in labels."""
-    return code[:12] + "…"
-
-
 @bp.context_processor
 def _card_helpers() -> dict:
     """What the card partial needs, wherever it is rendered from."""
     return {
         "invitations": invitations,
         "invite_url": invite_url,
-        "short_code": short_code,
         "return_to": _return_to(),
     }
 
@@ -143,6 +139,7 @@ def company():
 
 
 @bp.post("/company/invitations")
+@limits.invitation_creation
 @manager_required
 def create():
     """Create an invitation from the form.
@@ -236,7 +233,22 @@ def redemptions(invitation_id: int):
     )
 
 
+@bp.get("/company/invitations/<int:invitation_id>/activity")
+@manager_required
+def activity(invitation_id: int):
+    """What happened to one invitation, newest first: a page, or the fragment its card loads."""
+    invitation = get_invitation_or_404(invitation_id)
+    return render_page_or_fragment(
+        "dashboard/activity.html",
+        block="activity",
+        inv=invitation,
+        events=audit.invitation_events(invitation.id),
+    )
+
+
 @bp.get("/company/changes")
+# Every open dashboard asks every 3 s; a limit here would stop live usage, never an attacker.
+@limiter.exempt
 @manager_required
 def changes():
     """Live usage: the cards changed since the audit cursor ``after``, out of band.
@@ -249,7 +261,8 @@ def changes():
         after = int(request.args.get("after", ""))
     except ValueError:
         abort(400)
-    if not 0 <= after < 2**63:
+    # A cursor is an audit row's id (0: none yet); beyond any id it is no cursor at all.
+    if not 0 <= after <= ID_MAX:
         abort(400)
     company_id = current_membership().company_id
     events = audit.changes_since(company_id, after)
