@@ -158,6 +158,19 @@ def test_activity_pages_fifty_at_a_time_and_htmx_swaps_only_the_list(app, client
         assert client.get(f"/company/activity?page={odd}").status_code == 200
 
 
+def test_back_to_a_paged_activity_url_gets_the_whole_page(app, client, acme):
+    """htmx restores history with HX-Request when its snapshot is gone: that is a page load."""
+    login(client, "boss@example.com")
+    response = client.get(
+        "/company/activity?page=1",
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert page.lstrip().startswith("<!doctype html>")
+    assert "Activity in Acme" in page
+
+
 def test_activity_shows_only_the_current_company(client, acme, make, app):
     other, other_owner = make.company("Globex", owner_email="hank@example.com")
     with app.app_context():

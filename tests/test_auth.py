@@ -200,3 +200,11 @@ def test_api_without_session_is_a_json_401_not_a_redirect(client):
     assert response.status_code == 401
     assert "HX-Redirect" not in response.headers
     assert response.get_json() == {"error": "Log in to continue."}
+
+
+@pytest.mark.parametrize("current_url", ["http://[", "http://[::1", "not a url at all", ""])
+def test_malformed_current_url_header_is_ignored_not_an_error(client, make, current_url):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.get("/dashboard/company", headers={"HX-Request": "true", "HX-Current-URL": current_url})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/dashboard/company"

@@ -352,6 +352,17 @@ def test_pause_and_start_with_htmx_answer_the_card(client, app, acme):
     assert actions == ["invitation.create", "invitation.pause", "invitation.start"]
 
 
+@pytest.mark.parametrize("current_url", ["http://[", "::::", ""])
+def test_pause_with_a_malformed_current_url_still_answers_the_card(client, app, acme, current_url):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+    response = client.post(url, data={"active": "0"}, headers={**HX, "HX-Current-URL": current_url})
+    assert response.status_code == 200
+    assert text(response).lstrip().startswith(f'<article id="invitation-{invitation.id}"')
+    assert load(app, invitation.id).is_active is False
+
+
 def test_pause_sends_the_wanted_state_so_a_double_click_stays_paused(client, app, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner)

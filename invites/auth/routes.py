@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, limits
 from ..extensions import db, login_manager
+from ..htmx import current_page, is_htmx_request
 from ..models import User
 from ..tenancy import SESSION_KEY
 from .forms import LoginForm, RegisterForm
@@ -33,9 +34,8 @@ def unauthorized():
         login_manager.blueprint_login_views[request.blueprint]
     ):
         abort(401)
-    if request.headers.get("HX-Request") == "true":
-        current = urlsplit(request.headers.get("HX-Current-URL", ""))
-        back = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+    if is_htmx_request():
+        back = safe_next(current_page())
         response = make_response("", 401)
         response.headers["HX-Redirect"] = url_for("auth.login", next=back or request.path)
         return response
@@ -63,7 +63,10 @@ def safe_next(target: str | None) -> str | None:
         return None
     if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
     if parts.scheme or parts.netloc:
         return None
     return target

@@ -25,7 +25,7 @@ from .. import audit, invitations, limits
 from ..auth.routes import safe_next
 from ..errors import error_response
 from ..extensions import limiter
-from ..htmx import is_htmx, render_page_or_fragment, trigger
+from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
@@ -59,8 +59,7 @@ def _return_to() -> str:
     if request.form.get("next"):
         target = request.form["next"]
     elif is_htmx():
-        parts = urlsplit(request.headers.get("HX-Current-URL", ""))
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        target = current_page()
     elif request.method == "GET":
         target = request.full_path.rstrip("?")
     else:
