@@ -3,10 +3,22 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
-from .. import accounts, limits
+from .. import accounts, invitations, limits
 from ..extensions import db, login_manager
 from ..htmx import current_page, is_htmx_request
 from ..models import User
@@ -99,6 +111,24 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+def _invited_email(next_path: str | None) -> str | None:
+    """The target email of the invitation a sign-up returns to, to pre-fill the form.
+
+    Found on the server from ``next=/invite/<code>``, so the address never
+    travels in a URL (browser history, access logs, Referer).
+    """
+    if not next_path:
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("localhost").match(urlsplit(next_path).path, method="GET")
+    except (HTTPException, ValueError):
+        return None
+    if endpoint != "invite.show":
+        return None
+    invitation = invitations.find_by_code(args["code"])
+    return invitation.email if invitation is not None else None
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """Create an account, and a company if a name is given."""
@@ -107,7 +137,7 @@ def register():
     form = RegisterForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
-        form.email.data = request.args.get("email", "")[:254] or None
+        form.email.data = _invited_email(form.next.data)
     if form.validate_on_submit():
         try:
             user = accounts.create_account(
