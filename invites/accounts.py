@@ -21,7 +21,10 @@ NAME_MAX_LENGTH = 100
 COMPANY_NAME_MAX_LENGTH = 100
 
 EMAIL_TAKEN = "An account with this email already exists. Log in instead."
+EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 EMAIL_INVALID = "Enter a valid email address."
+EMAIL_REQUIRED = "Enter your email."
+PASSWORD_REQUIRED = "Enter your password."
 PASSWORD_INVALID = (
     f"Use a password of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters."
 )
@@ -47,7 +50,7 @@ def normalise_email(email: str) -> str:
 
 def check_email(raw: object) -> str:
     """A normalised, syntactically valid email, or ``AccountError``."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 254:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > EMAIL_MAX_LENGTH:
         raise AccountError({"email": EMAIL_INVALID})
     try:
         validate_email(raw.strip(), check_deliverability=False)
@@ -148,7 +151,7 @@ def authenticate(email: object, password: object) -> User | None:
     """The user with these credentials, or None; the same work either way."""
     if not isinstance(email, str) or not isinstance(password, str):
         return None
-    if len(email) > 254 or len(password) > PASSWORD_MAX_LENGTH:
+    if len(email) > EMAIL_MAX_LENGTH or len(password) > PASSWORD_MAX_LENGTH:
         return None
     user = find_user_by_email(email)
     if user is None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit
-from .accounts import normalise_email
+from .accounts import EMAIL_MAX_LENGTH, normalise_email
 from .extensions import db
 from .models import (
     Company,
@@ -37,7 +37,6 @@ from .models import (
 
 MAX_USES_MIN, MAX_USES_MAX, MAX_USES_DEFAULT = 1, 100, 1
 EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 1, 30, 7
-EMAIL_MAX_LENGTH = 254
 # 24 random bytes: 192 bits, 32 URL-safe characters.
 CODE_BYTES = 24
 CODE_MAX_LENGTH = 64

@@ -53,7 +53,7 @@ from flask import Response, current_app, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from .accounts import normalise_email
+from .accounts import EMAIL_MAX_LENGTH, normalise_email
 from .extensions import limiter
 
 View = TypeVar("View", bound=Callable)
@@ -107,7 +107,7 @@ def submitted_email() -> str | None:
         return None
     if not isinstance(raw, str) or not raw.strip():
         return None
-    return normalise_email(raw)[:254]
+    return normalise_email(raw)[:EMAIL_MAX_LENGTH]
 
 
 def email_key() -> str:

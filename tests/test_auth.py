@@ -65,7 +65,8 @@ def test_email_is_stored_lowercase_and_unique_regardless_of_case(client, app):
         ({"name": ""}, b"Enter your name."),
         ({"password": "short", "confirm": "short"}, b"Use a password of 8 to 200 characters."),
         ({"confirm": "something else"}, b"The passwords do not match."),
-        ({"company_name": "x" * 101}, b"Field cannot be longer than 100 characters."),
+        ({"company_name": "x" * 101}, b"Company names are at most 100 characters."),
+        ({"name": "x" * 101}, b"Enter your name (at most 100 characters)."),
     ],
 )
 def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing(

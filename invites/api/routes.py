@@ -148,9 +148,9 @@ def login():
     email, password = body.get("email"), body.get("password")
     errors = {}
     if not isinstance(email, str) or not email:
-        errors["email"] = "Enter your email."
+        errors["email"] = accounts.EMAIL_REQUIRED
     if not isinstance(password, str) or not password:
-        errors["password"] = "Enter your password."
+        errors["password"] = accounts.PASSWORD_REQUIRED
     if errors:
         raise ApiError(400, FIELDS_INVALID, errors)
     # PostgreSQL text cannot hold NUL; no account's email contains one anyway.

@@ -4,9 +4,15 @@ from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
 
 from ..accounts import (
+    COMPANY_NAME_INVALID,
     COMPANY_NAME_MAX_LENGTH,
     CONTROL_CHARACTERS,
+    EMAIL_INVALID,
+    EMAIL_MAX_LENGTH,
+    EMAIL_REQUIRED,
+    NAME_INVALID,
     NAME_MAX_LENGTH,
+    PASSWORD_REQUIRED,
     PASSWORD_INVALID,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
@@ -26,9 +32,13 @@ def no_control_characters(form, field):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired("Enter your email."), Length(max=254)], filters=[strip])
+    email = EmailField(
+        "Email",
+        validators=[InputRequired(EMAIL_REQUIRED), Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID)],
+        filters=[strip],
+    )
     password = PasswordField(
-        "Password", validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX_LENGTH)]
+        "Password", validators=[InputRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX_LENGTH)]
     )
     next = HiddenField()
 
@@ -36,13 +46,21 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     name = StringField(
         "Your name",
-        validators=[InputRequired("Enter your name."), Length(max=NAME_MAX_LENGTH), no_control_characters],
+        validators=[
+            InputRequired("Enter your name."),
+            Length(max=NAME_MAX_LENGTH, message=NAME_INVALID),
+            no_control_characters,
+        ],
         filters=[strip],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
         "Email",
-        validators=[InputRequired("Enter your email."), Email("Enter a valid email address."), Length(max=254)],
+        validators=[
+            InputRequired(EMAIL_REQUIRED),
+            Email(EMAIL_INVALID),
+            Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID),
+        ],
         filters=[strip],
         render_kw={"autocomplete": "email"},
     )
@@ -62,7 +80,11 @@ class RegisterForm(FlaskForm):
     )
     company_name = StringField(
         "Company name (optional)",
-        validators=[Optional(), Length(max=COMPANY_NAME_MAX_LENGTH), no_control_characters],
+        validators=[
+            Optional(),
+            Length(max=COMPANY_NAME_MAX_LENGTH, message=COMPANY_NAME_INVALID),
+            no_control_characters,
+        ],
         filters=[strip],
         description="Create a company and become its owner. Leave empty if you are joining one through an invitation.",
     )
