@@ -275,18 +275,6 @@ def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Inv
     )
 
 
-def is_member(user_id: int, company_id: int) -> bool:
-    """True if the user belongs to the company, in any role."""
-    return (
-        db.session.execute(
-            select(Membership.id).where(
-                Membership.user_id == user_id, Membership.company_id == company_id
-            )
-        ).first()
-        is not None
-    )
-
-
 def user_refusal(invitation: Invitation, user: User) -> Refusal | None:
     """Why this user in particular may not use the invitation, in order, or None."""
     if not email_matches(invitation, user):
