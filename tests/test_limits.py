@@ -428,6 +428,7 @@ def test_production_configuration_falls_back_only_with_redis(monkeypatch, tmp_pa
 
     monkeypatch.setenv("SECRET_KEY", "s")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
     assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is False
     monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/0")
     assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True

@@ -155,8 +155,9 @@ def test_referrer_policy_sends_no_referer_to_other_sites(client):
 @pytest.fixture
 def production_app(app, database_url, monkeypatch):
     """The app as a server builds it: configuration from a production environment."""
-    for name in ("REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL", "TRUSTED_PROXIES"):
+    for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "PUBLIC_URL", "TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     monkeypatch.setenv("INVITES_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "production-secret")
     monkeypatch.setenv("DATABASE_URL", database_url)
