@@ -424,6 +424,11 @@ def _db_now_sqlite(element, compiler, **kw):
 # --- changes -----------------------------------------------------------------
 
 
+def creation_detail(max_uses: int, expires_in_days: int) -> str:
+    """What the audit trail says of a new invitation."""
+    return f"max uses {max_uses}, expires in {expires_in_days} days"
+
+
 def new_code() -> str:
     """An unguessable, URL-safe invitation code."""
     return secrets.token_urlsafe(CODE_BYTES)
@@ -458,7 +463,7 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
                 company_id=company_id,
                 actor_id=creator.id,
                 invitation_id=invitation.id,
-                detail=f"max uses {new.max_uses}, expires in {new.expires_in_days} days",
+                detail=creation_detail(new.max_uses, new.expires_in_days),
             )
             db.session.commit()
             return invitation
@@ -528,15 +533,7 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
         raise _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
         )
-    audit.record(
-        audit.Action.START if row.is_active else audit.Action.PAUSE,
-        company_id=invitation.company_id,
-        actor_id=actor.id,
-        invitation_id=invitation.id,
-    )
-    db.session.commit()
-    db.session.refresh(invitation)
-    return invitation
+    return _commit_change(invitation, actor, audit.Action.START if row.is_active else audit.Action.PAUSE)
 
 
 def revoke(invitation: Invitation, actor: User) -> Invitation:
@@ -553,12 +550,12 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
     ).first()
     if row is None:
         raise _refusal_after_failed_update(invitation, considered=(Refusal.REVOKED, Refusal.FULL))
-    audit.record(
-        audit.Action.REVOKE,
-        company_id=invitation.company_id,
-        actor_id=actor.id,
-        invitation_id=invitation.id,
-    )
+    return _commit_change(invitation, actor, audit.Action.REVOKE)
+
+
+def _commit_change(invitation: Invitation, actor: User, action: audit.Action) -> Invitation:
+    """Record an admin's change in the audit trail, commit both, and reload the invitation."""
+    audit.record(action, company_id=invitation.company_id, actor_id=actor.id, invitation_id=invitation.id)
     db.session.commit()
     db.session.refresh(invitation)
     return invitation
