@@ -50,16 +50,20 @@ audit: install-dev
 
 ## Load benchmark (docs/performance.md): gunicorn + wrk on SQLite, and on PostgreSQL
 ## (database "bench" next to TEST_DATABASE_URL, or BENCH_DATABASE_URL) when one is set.
+## Threads per worker: BENCH_THREADS on PostgreSQL, BENCH_SQLITE_THREADS on SQLite (why: see
+## docs/performance.md, "Workers and threads").
 BENCH_WORKERS ?= 2
-BENCH_THREADS ?= 4
+BENCH_THREADS ?= 1
+BENCH_SQLITE_THREADS ?= 1
 BENCH_DURATION ?= 10
-BENCH_CONNECTIONS ?= 32
+BENCH_CONNECTIONS ?= 8
 BENCH_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 bench: install wrk
 	$(BIN)/python -m benchmarks.run --workers $(BENCH_WORKERS) --threads $(BENCH_THREADS) \
-		--duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) $(BENCH_ARGS)
+		--sqlite-threads $(BENCH_SQLITE_THREADS) --duration $(BENCH_DURATION) \
+		--connections $(BENCH_CONNECTIONS) $(BENCH_ARGS)
 
 ## wrk, the load generator, from Debian.
 wrk:

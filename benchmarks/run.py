@@ -7,8 +7,9 @@ For each backend (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` or
    dropped and recreated schema first), migrates it and seeds the demo company
    (``invites.demo``: 10,000 invitations, 1,000 users ready to accept);
 2. signs a session cookie for every seeded user (``benchmarks.sessions``);
-3. starts ``gunicorn app:app`` with the workers and threads asked for, with
-   production settings and ``RATELIMIT_ENABLED=false``;
+3. starts ``gunicorn app:app`` with the workers and threads asked for (gthread
+   workers, each taking an equal share of wrk's connections), with production
+   settings and ``RATELIMIT_ENABLED=false``;
 4. runs wrk with ``lua/rotate.lua`` once per endpoint of ``benchmarks.endpoints``,
    over requests prepared here (users' cookies and codes rotating);
 5. checks, after the accepts, that every invitation's ``used_count`` equals its
@@ -50,6 +51,12 @@ REPO = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "lua" / "rotate.lua"
 RESULTS = Path(__file__).resolve().parent / "results"
 EMAIL_DOMAIN = "bench.example.com"
+# gunicorn threads per worker: one. The work is CPU-bound Python on two cores shared
+# with the database and wrk, and a worker's threads take turns on the GIL, also while
+# one of them holds a write lock. On SQLite that lock is the database's only one and
+# its busy handler makes the other writers sleep in growing steps (docs/performance.md).
+THREADS = {"sqlite": 1, "postgresql": 1}
+WORKER_CLASS = "gthread"  # also with one thread: keep-alive, and idle connections cost no thread
 
 
 # --- configuration -----------------------------------------------------------------
@@ -58,10 +65,15 @@ EMAIL_DOMAIN = "bench.example.com"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    parser.add_argument("--threads", type=int, default=THREADS["postgresql"],
+                        help=f"gunicorn threads per worker on PostgreSQL (default {THREADS['postgresql']})")
+    parser.add_argument("--sqlite-threads", type=int, default=THREADS["sqlite"],
+                        help=f"gunicorn threads per worker on SQLite (default {THREADS['sqlite']}: "
+                             "see docs/performance.md, \"Workers and threads\")")
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="unrecorded seconds before each repeated run")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="wrk connections, spread evenly over the workers (default 8)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--invitations", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=1_000, help="users ready to accept (one accept each)")
@@ -76,7 +88,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads")
+    for threads in (args.threads, args.sqlite_threads):
+        if connections_per_worker(args.connections, args.workers) <= threads:
+            parser.error(
+                f"--connections {args.connections} over {args.workers} workers leaves each fewer connections "
+                f"than {threads} threads plus one kept alive: raise --connections"
+            )
     return args
+
+
+def connections_per_worker(connections: int, workers: int) -> int:
+    """Each worker's share of wrk's connections: its gunicorn ``worker_connections``.
+
+    A gthread worker accepts every connection it can and keep-alive pins a
+    connection to it: wrk opens all of its connections at once, and one of two
+    workers took 29 of 32, leaving the other core idle. Capping each worker at
+    its share spreads them as a load balancer would.
+    """
+    return -(-connections // workers)
 
 
 def postgresql_url() -> str | None:
@@ -392,8 +421,19 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
         report["session_signing_seconds"] = round(time.perf_counter() - started, 2)
 
         log_path = args.output / f"{stamp}-{backend}-gunicorn.log"
-        print(f"[{backend}] starting gunicorn: {args.workers} workers × {args.threads} threads", flush=True)
-        instance = servers.start(settings, workers=args.workers, threads=args.threads, log_path=log_path)
+        threads = args.sqlite_threads if backend == "sqlite" else args.threads
+        report["gunicorn"] = {
+            "workers": args.workers,
+            "threads": threads,
+            "worker_class": WORKER_CLASS,
+            "worker_connections": connections_per_worker(args.connections, args.workers),
+            "config": "gunicorn.conf.py (access log on) and the app's request log, as in production",
+        }
+        print(f"[{backend}] starting gunicorn: {args.workers} workers × {threads} threads", flush=True)
+        instance = servers.start(
+            settings, workers=args.workers, threads=threads, log_path=log_path,
+            worker_class=WORKER_CLASS, worker_connections=report["gunicorn"]["worker_connections"],
+        )
         try:
             check_sessions(instance, sessions)
             accepted_2xx = None

@@ -79,11 +79,14 @@ def start(
     timeout: float = 60.0,
     extra_args: tuple[str, ...] = (),
     app_spec: str = "app:app",
+    worker_class: str | None = None,
+    worker_connections: int | None = None,
 ) -> Instance:
     """Start ``gunicorn app:app`` (or ``app_spec``) with the app settings ``env``; return once it answers.
 
     gunicorn runs in the repository, so it reads ``gunicorn.conf.py`` as in production;
-    the command line here (workers, threads, bind) overrides what that file sets.
+    the command line here (workers, threads, bind, and the worker class and its
+    connection limit when given) overrides what that file sets.
 
     Raises ``RuntimeError`` (with the end of gunicorn's log) if it exits or does not
     answer ``ready_path`` within ``timeout`` seconds; nothing is left running then.
@@ -100,6 +103,8 @@ def start(
         "--bind", f"127.0.0.1:{port}",
         "--graceful-timeout", "5",
         "--log-level", "warning",
+        *(("--worker-class", worker_class) if worker_class else ()),
+        *(("--worker-connections", str(worker_connections)) if worker_connections else ()),
         *extra_args,
         app_spec,
     ]

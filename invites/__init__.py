@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
     csrf.init_app(app)
+    security.serve_csrf_token(app)
     login_manager.init_app(app)
     limiter.init_app(app)
 

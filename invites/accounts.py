@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -33,6 +34,7 @@ LAST_OWNER = "A company always keeps an owner: make someone else owner first."
 NAME_INVALID = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
 COMPANY_NAME_INVALID = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
 CONTROL_CHARACTERS = "Names cannot contain control characters."
+MEMBERS_PER_PAGE = 50
 
 
 class AccountError(Exception):
@@ -189,17 +191,37 @@ def get_membership(membership_id: Any, company_id: int) -> Membership | None:
     ).scalar_one_or_none()
 
 
-def members_of(company_id: int) -> list[Membership]:
-    """A company's memberships with their users, oldest first."""
-    return list(
+@dataclass
+class MemberPage:
+    """One page of a company's members, newest first."""
+
+    items: list[Membership]
+    page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def members_page(company_id: int, page: int = 1, per_page: int = MEMBERS_PER_PAGE) -> MemberPage:
+    """A page of a company's memberships with their users, newest first, in one query.
+
+    A company that hands out event links has thousands of members: the demo
+    company's 13,000 made one page of 13 MB.
+    """
+    rows = list(
         db.session.execute(
             select(Membership)
             .join(Membership.user)
             .options(contains_eager(Membership.user))
             .where(Membership.company_id == company_id)
-            .order_by(Membership.created_at, Membership.id)
+            .order_by(Membership.created_at.desc(), Membership.id.desc())
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
         ).scalars()
     )
+    return MemberPage(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
 
 
 def _other_owners_exist(company_id: int, membership_id: int):

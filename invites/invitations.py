@@ -581,6 +581,12 @@ def accept(code: Any, user: User) -> Acceptance:
     the use is given back.
     """
     invitation = check(code, user)
+    # From the UPDATE to COMMIT the transaction holds a write lock (SQLite's only
+    # one for the whole database; PostgreSQL's on the invitation's row) and every
+    # other accept of it waits: the rows are built before, and the three INSERTs
+    # go in one flush with the COMMIT.
+    membership = Membership(user_id=user.id, company_id=invitation.company_id, role=Role.MEMBER.value)
+    redemption = Redemption(invitation_id=invitation.id, user_id=user.id)
     result = db.session.execute(
         update(Invitation)
         .where(
@@ -602,22 +608,15 @@ def accept(code: Any, user: User) -> Acceptance:
     )
     if result.rowcount != 1:
         raise _refusal_after_failed_update(invitation, otherwise=Refusal.PAUSED)
-    membership = Membership(user_id=user.id, company_id=invitation.company_id, role=Role.MEMBER.value)
-    db.session.add_all(
-        [
-            Redemption(invitation_id=invitation.id, user_id=user.id),
-            membership,
-        ]
+    db.session.add_all([redemption, membership])
+    audit.record(
+        audit.Action.ACCEPT,
+        company_id=invitation.company_id,
+        actor_id=user.id,
+        invitation_id=invitation.id,
+        subject_user_id=user.id,
     )
     try:
-        db.session.flush()
-        audit.record(
-            audit.Action.ACCEPT,
-            company_id=invitation.company_id,
-            actor_id=user.id,
-            invitation_id=invitation.id,
-            subject_user_id=user.id,
-        )
         db.session.commit()
     except IntegrityError:
         # Another request of this user won the race (or they joined meanwhile):

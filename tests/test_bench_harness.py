@@ -114,13 +114,25 @@ def test_route_for_picks_the_first_routed_path(app):
     assert [e.name for e in ENDPOINTS][-1] == "accept"  # accepting turns ready users into members: last
 
 
+def test_each_worker_takes_an_equal_share_of_the_connections_with_one_to_keep_alive():
+    assert run.connections_per_worker(8, 2) == 4
+    assert run.connections_per_worker(9, 2) == 5
+    args = run.parse_args([])
+    assert (args.workers, args.sqlite_threads, args.threads, args.connections) == (2, 1, 1, 8)
+    assert run.connections_per_worker(args.connections, args.workers) > max(args.threads, args.sqlite_threads)
+    with pytest.raises(SystemExit):  # 4 connections a worker, all busy with 4 threads: none kept alive
+        run.parse_args(["--threads", "4", "--connections", "8"])
+
+
 @pytest.mark.sqlite
 def test_gunicorn_instance_starts_serves_and_stops(database_url, tmp_path):
     instance = servers.start(
         {"INVITES_ENV": "production", "SECRET_KEY": "x" * 32, "DATABASE_URL": database_url,
          "RATELIMIT_ENABLED": "false"},
-        workers=1, threads=2, log_path=tmp_path / "gunicorn.log",
+        workers=1, threads=1, log_path=tmp_path / "gunicorn.log",
+        worker_class="gthread", worker_connections=2,
     )
+    assert instance.process.args[-5:-1] == ["--worker-class", "gthread", "--worker-connections", "2"]
     try:
         connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=10)
         connection.request("GET", "/")

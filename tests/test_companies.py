@@ -27,6 +27,42 @@ def test_members_page_lists_name_email_role_joined(client, make, auth):
     assert "<time datetime=" in page
 
 
+def test_members_page_shows_fifty_newest_first_with_page_links_that_need_no_javascript(client, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    for n in range(55):
+        make.user(f"m{n:02d}@example.com", company=company, name=f"Member {n:02d}")
+    auth.login("boss@example.com")
+    first = client.get("/company/members").get_data(as_text=True)
+    assert first.count('<tr id="member-') == 50
+    assert first.index("Member 54") < first.index("Member 53") < first.index("Member 05")
+    assert "Member 04" not in first and "Acme Owner" not in first
+    assert 'href="/company/members?page=2"' in first and "Older" in first and "Newer" not in first
+    # A plain link: the whole page, as a browser without JavaScript asks for it.
+    second = client.get("/company/members?page=2").get_data(as_text=True)
+    assert "<html" in second and second.count('<tr id="member-') == 6
+    assert "Member 04" in second and "Member 00" in second
+    assert "Acme Owner" in second and 'aria-label="Remove Member 00"' in second
+    assert 'href="/company/members?page=1"' in second and "Newer" in second and "Older" not in second
+    assert "No members on this page." in client.get("/company/members?page=9").get_data(as_text=True)
+    for odd in ("0", "-3", "abc", "99999999999999999999"):
+        response = client.get(f"/company/members?page={odd}")
+        assert response.status_code == 200 and "Member 54" in response.get_data(as_text=True)
+
+
+def test_members_pages_swap_only_the_table_for_htmx(client, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    for n in range(51):
+        make.user(f"m{n:02d}@example.com", company=company, name=f"Member {n:02d}")
+    auth.login("boss@example.com")
+    response = client.get("/company/members?page=2", headers={"HX-Request": "true"})
+    fragment = response.get_data(as_text=True)
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    assert "<html" not in fragment and "Members of Acme" not in fragment
+    assert fragment.lstrip().startswith('<section id="members"')
+    assert fragment.count('<tr id="member-') == 2 and "Member 00" in fragment and "Acme Owner" in fragment
+    assert 'hx-get="/company/members?page=1"' in fragment
+
+
 def test_owner_makes_member_admin_and_back(client, app, make, auth):
     company, owner = make.company("Acme", owner_email="boss@example.com")
     mia = make.user("mia@example.com", company=company, role=Role.MEMBER)

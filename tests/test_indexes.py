@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import text
 
-from invites import audit, demo, invitations
+from invites import accounts, audit, demo, invitations
 from invites.extensions import db
 from invites.invitations import Filter
 
@@ -79,6 +79,8 @@ LOOKUPS = [
         "company_invitations",
         lambda w: lambda: invitations.get_many_for_company(w.data.toggle_ids[:20], w.data.company_id),
     ),
+    Lookup("members_page", "memberships", lambda w: lambda: accounts.members_page(w.data.company_id)),
+    Lookup("members_page_5", "memberships", lambda w: lambda: accounts.members_page(w.data.company_id, page=5)),
     Lookup(
         "redemptions_of_invitation",
         "invitation_redemptions",

@@ -84,7 +84,16 @@ DOMAIN_CASES = [
         lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=3),
         1,
     ),
-    DomainCase("members_of", lambda w: lambda: [m.user.email for m in accounts.members_of(w.data.company_id)], 1),
+    DomainCase(
+        "members_page",
+        lambda w: lambda: [m.user.email for m in accounts.members_page(w.data.company_id).items],
+        1,
+    ),
+    DomainCase(
+        "members_page_3",
+        lambda w: lambda: [m.user.email for m in accounts.members_page(w.data.company_id, page=3).items],
+        1,
+    ),
     DomainCase(
         "accept",
         lambda w: (lambda n: _with_user(w, n, lambda u: invitations.accept(w.data.accept_code(n), u)))(w.ready_user()),
@@ -145,6 +154,10 @@ HTMX = {"HX-Request": "true"}
 
 PAGE_CASES = [
     PageCase("members_page", "manager", "GET", lambda w: "/company/members", budget=3),
+    PageCase("members_page_3", "manager", "GET", lambda w: "/company/members?page=3", budget=3),
+    PageCase(
+        "members_page_3_htmx", "manager", "GET", lambda w: "/company/members?page=3", budget=3, headers=HTMX,
+    ),
     PageCase("dashboard_home_member", "member", "GET", lambda w: "/dashboard", budget=2),
     PageCase("dashboard_first_page", "manager", "GET", lambda w: "/dashboard/company", budget=4),
     *[

@@ -1,7 +1,7 @@
 """The members page, role changes, removals, the activity page, and the company switcher."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, audit, invitations
@@ -34,12 +34,14 @@ def _member_or_404(membership_id: int) -> Membership:
 @bp.get("/members")
 @role_required(Role.OWNER, Role.ADMIN, Role.MEMBER)
 def members():
-    """Everyone in the current company: name, email, role, joined."""
-    membership = current_membership()
-    return render_template(
-        "companies/members.html",
-        members=accounts.members_of(membership.company_id),
+    """Everyone in the current company, newest first, 50 to a page: name, email, role, joined.
+
+    htmx paging swaps only the table and its page links (its ``members`` block).
+    """
+    page = accounts.members_page(
+        current_membership().company_id, invitations.parse_page(request.args.get("page"))
     )
+    return render_page_or_fragment("companies/members.html", block="members", page=page)
 
 
 @bp.get("/activity")

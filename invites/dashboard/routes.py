@@ -6,6 +6,7 @@ with a flash (no JavaScript).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 from flask import (
@@ -26,7 +27,7 @@ from ..auth.routes import safe_next
 from ..errors import error_response
 from ..extensions import limiter
 from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
-from ..links import invite_url
+from ..links import invite_url, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership, get_invitation_or_404, manager_required
@@ -40,11 +41,21 @@ _SHOWS_NEW = {invitations.Filter.ALL, invitations.Filter.ACTIVE}
 
 @bp.context_processor
 def _card_helpers() -> dict:
-    """What the card partial needs, wherever it is rendered from."""
+    """What the card partial needs, wherever it is rendered from.
+
+    ``card_urls`` builds each kind of link on a card once per request (see
+    ``links.url_pattern``): url_for for every link of every card cost a page
+    of 50 cards over a millisecond.
+    """
     return {
         "invitations": invitations,
         "invite_url": invite_url,
         "return_to": _return_to(),
+        "card_urls": SimpleNamespace(
+            set_active=url_pattern("dashboard.set_active", "invitation_id"),
+            revoke=url_pattern("dashboard.revoke", "invitation_id"),
+            redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
+        ),
     }
 
 
