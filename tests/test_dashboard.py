@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from invites import invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Role
+from invites.models import AuditEvent, Invitation, Membership, Role
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
 DASHBOARD = "/dashboard/company"
@@ -194,6 +194,55 @@ def test_create_without_javascript_redirects_with_a_flash(client, app, acme):
         assert actions == ["invitation.create"]
     assert "0/5 uses" in card(page, invitation.id)
     assert "team@company.com" in card(page, invitation.id)
+
+
+@pytest.fixture
+def switched_in_another_tab(client, app, acme, make):
+    """The owner is also an admin of Globex and switched to it in another tab.
+
+    Returns the Acme page as the first tab still shows it.
+    """
+    company, owner = acme
+    globex, _ = make.company("Globex", owner_email="hank@example.com")
+    with app.app_context():
+        db.session.add(Membership(user_id=owner.id, company_id=globex.id, role="ADMIN"))
+        db.session.commit()
+    acme_page = text(client.get(DASHBOARD))
+    client.post("/company/switch", data={"company_id": globex.id})
+    return acme_page, globex
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_create_from_a_tab_of_the_company_switched_away_from_changes_nothing(
+    client, app, acme, switched_in_another_tab, headers
+):
+    company, _ = acme
+    acme_page, globex = switched_in_another_tab
+    assert f'name="company_id" value="{company.id}"' in acme_page
+    response = client.post(
+        CREATE, data={"company_id": str(company.id), "max_uses": "5", "expires_in_days": "7"}, headers=headers
+    )
+    if headers:
+        assert response.status_code == 409
+        assert response.headers["HX-Refresh"] == "true"
+    else:
+        assert response.status_code == 302
+        assert response.headers["Location"] == DASHBOARD
+    assert invitation_count(app) == 0
+    page = text(client.get(DASHBOARD))
+    assert "You switched to Globex in another tab, so nothing was changed." in page
+    assert "Invitations of Globex" in page
+
+
+def test_a_card_action_from_the_company_switched_away_from_changes_nothing(
+    client, app, acme, switched_in_another_tab
+):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+    response = client.post(url, data={"active": "0", "company_id": str(company.id)}, headers=HX)
+    assert response.status_code == 409 and response.headers["HX-Refresh"] == "true"
+    assert load(app, invitation.id).is_active is True
 
 
 def test_create_with_htmx_answers_a_fresh_form_and_the_card_out_of_band(client, app, acme):

@@ -30,7 +30,7 @@ from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
-from ..tenancy import current_membership, get_invitation_or_404, manager_required
+from ..tenancy import current_membership, get_invitation_or_404, manager_required, page_company_required
 from .forms import CreateInvitationForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -151,6 +151,7 @@ def company():
 @bp.post("/company/invitations")
 @limits.invitation_creation
 @manager_required
+@page_company_required
 def create():
     """Create an invitation from the form.
 
@@ -194,6 +195,7 @@ def create():
 
 @bp.post("/company/invitations/<int:invitation_id>/active")
 @manager_required
+@page_company_required
 def set_active(invitation_id: int):
     """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
     invitation = get_invitation_or_404(invitation_id)
@@ -211,6 +213,7 @@ def set_active(invitation_id: int):
 
 @bp.post("/company/invitations/<int:invitation_id>/revoke")
 @manager_required
+@page_company_required
 def revoke(invitation_id: int):
     """Revoke an invitation for good, once confirmed; answers its card.
 
