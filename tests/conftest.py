@@ -246,3 +246,19 @@ class AuthActions:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+def age_audit_trail(app, seconds: int = 60) -> None:
+    """Move every audit row into the past, beyond live usage's re-sent window (``audit.RECENT``)."""
+    from datetime import timedelta
+
+    from invites.models import AuditEvent
+
+    with app.app_context():
+        rows = db.session.execute(sa.select(AuditEvent.id, AuditEvent.created_at)).all()
+        for row in rows:
+            db.session.execute(
+                sa.update(AuditEvent).where(AuditEvent.id == row.id)
+                .values(created_at=row.created_at - timedelta(seconds=seconds))
+            )
+        db.session.commit()

@@ -268,7 +268,10 @@ def changes():
 
     The dashboard asks every few seconds. Nothing new: 204 and no body, after
     one query on ``audit_events``. Otherwise the changed cards, each swapped
-    in by its id, and a poller carrying the new cursor.
+    in by its id, and a poller carrying the new cursor. Changes made by this
+    admin count too: they have other tabs and devices. Cards of the last few
+    seconds are sent again (see ``audit.RECENT``); only what is new past the
+    cursor is announced.
     """
     try:
         after = int(request.args.get("after", ""))
@@ -281,19 +284,12 @@ def changes():
     events = audit.changes_since(company_id, after)
     if not events:
         return "", 204
-    # This admin's own pauses and revokes already swapped their cards here;
-    # sending them again would close an open "Who used it" under their hands.
-    touched = [
-        e.invitation_id
-        for e in events
-        if e.invitation_id is not None
-        and (e.actor_id != current_user.id or e.action == audit.Action.ACCEPT.value)
-    ]
+    touched = [e.invitation_id for e in events if e.invitation_id is not None]
     changed = invitations.get_many_for_company(list(dict.fromkeys(touched)), company_id)
     response = make_response(
-        render_template("dashboard/_changes.html", changed=changed, cursor=events[-1].id)
+        render_template("dashboard/_changes.html", changed=changed, cursor=max(after, events[-1].id))
     )
-    used = {e.invitation_id for e in events if e.action == audit.Action.ACCEPT.value}
+    used = {e.invitation_id for e in events if e.action == audit.Action.ACCEPT.value and e.id > after}
     news = [
         f"Invitation {short_code(inv.code)} now has {inv.used_count}/{inv.max_uses} uses."
         for inv in changed

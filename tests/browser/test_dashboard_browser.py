@@ -265,6 +265,23 @@ def test_activity_opens_inside_the_card(new_page, app, acme):
     assert_not_reloaded(page)
 
 
+def test_an_open_who_used_it_stays_open_and_fresh_when_live_usage_swaps_the_card(new_page, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    accept_as(app, make, invitation.code, "ann@example.com")
+    page = new_page()
+    log_in(page, "boss@example.com")
+    card = card_of(page, invitation.id)
+    card.get_by_text("Who used it (1)").click()
+    expect(card.locator(".redemptions-body")).to_contain_text("ann@example.com")
+
+    accept_as(app, make, invitation.code, "bob@example.com")
+
+    expect(card).to_contain_text("2/3 uses", timeout=5000)
+    expect(card.locator("details.redemptions")).to_have_attribute("open", "")
+    expect(card.locator(".redemptions-body")).to_contain_text("bob@example.com")
+
+
 def test_seed_003_use_cases_from_the_dashboard(new_page, app, make, acme):
     """Team onboarding, event registration, temporary access, department access."""
     page = new_page()
