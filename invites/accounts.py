@@ -31,6 +31,7 @@ PASSWORD_INVALID = (
 )
 LOGIN_FAILED = "Invalid email or password."
 LAST_OWNER = "A company always keeps an owner: make someone else owner first."
+ROLE_INVALID = "Choose Owner, Admin or Member."
 NAME_INVALID = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
 COMPANY_NAME_INVALID = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
 CONTROL_CHARACTERS = "Names cannot contain control characters."

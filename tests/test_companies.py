@@ -75,15 +75,30 @@ def test_owner_makes_member_admin_and_back(client, app, make, auth):
     assert role_of(app, mia) == "MEMBER"
 
 
-def test_role_cannot_be_set_to_owner_or_nonsense(client, app, make, auth):
+def test_role_cannot_be_set_to_nonsense(client, app, make, auth):
     company, owner = make.company("Acme", owner_email="boss@example.com")
     mia = make.user("mia@example.com", company=company)
     auth.login("boss@example.com")
-    for role in ("OWNER", "GOD", ""):
+    for role in ("GOD", "owner ", ""):
         response = client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": role})
         assert response.status_code == 400
-        assert "Choose Admin or Member." in response.get_data(as_text=True)
+        assert "Choose Owner, Admin or Member." in response.get_data(as_text=True)
     assert role_of(app, mia) == "MEMBER"
+
+
+def test_owner_hands_over_ownership_then_steps_down(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    mia = make.user("mia@example.com", company=company)
+    auth.login("boss@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert f'<label for="role-{membership_id(app, mia)}" class="visually-hidden">Role of' in page
+    client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": "OWNER"})
+    assert role_of(app, mia) == "OWNER"
+    client.post(f"/company/members/{membership_id(app, owner)}/role", data={"role": "MEMBER"})
+    assert role_of(app, owner) == "MEMBER"
+    # No longer the owner: the members page offers no changes, and they are refused.
+    assert 'name="role"' not in client.get("/company/members").get_data(as_text=True)
+    assert client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": "ADMIN"}).status_code == 403
 
 
 @pytest.mark.parametrize("membership", ["0", "2147483648", "99999999999999999999"])

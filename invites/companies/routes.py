@@ -20,9 +20,6 @@ from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
 
-ROLE_INVALID = "Choose Admin or Member."
-
-
 def _member_or_404(membership_id: int) -> Membership:
     """A membership of the current company; 404 for any other."""
     membership = accounts.get_membership(membership_id, current_membership().company_id)
@@ -64,8 +61,8 @@ def change_role(membership_id: int):
     target = _member_or_404(membership_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        # The page's buttons send ADMIN or MEMBER; anything else was made by hand.
-        return error_response(400, ROLE_INVALID)
+        # The page only offers the three roles; anything else was made by hand.
+        return error_response(400, accounts.ROLE_INVALID)
     try:
         accounts.change_role(target, Role(form.role.data), current_user)
     except accounts.AccountError as exc:
