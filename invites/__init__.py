@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, audit, auth, cli, companies, dashboard, errors, invite_links, operations, security
+from . import api, audit, auth, cli, companies, dashboard, errors, formatting, invite_links, operations, security
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .masking import short_code
@@ -50,6 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_filter(audit.action_label)
     # The one way screens shorten a code (the card, the activity page, labels).
     app.add_template_filter(short_code)
+    app.add_template_filter(formatting.day)
+    app.add_template_filter(formatting.moment)
 
     # First, so that its request log sees every request, including refused ones.
     operations.register(app)
