@@ -8,10 +8,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, audit, auth, cli, companies, dashboard, errors, invite_links, operations, security
+from . import api, audit, auth, cli, companies, dashboard, errors, formatting, invite_links, operations, security
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, migrate
-from .masking import mask_code
+from .masking import short_code
 from .tenancy import current_membership
 
 
@@ -48,7 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.context_processor(lambda: {"current_membership": current_membership})
     app.add_template_filter(audit.action_label)
-    app.add_template_filter(mask_code)
+    # The one way screens shorten a code (the card, the activity page, labels).
+    app.add_template_filter(short_code)
+    app.add_template_filter(formatting.day)
+    app.add_template_filter(formatting.moment)
 
     # First, so that its request log sees every request, including refused ones.
     operations.register(app)

@@ -1,7 +1,9 @@
 """Accounts, companies and memberships: the rules the auth and company pages share."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -12,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
 from .extensions import db
-from .models import Company, Membership, Role, User
+from .models import Company, Membership, Role, User, as_id
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 200
@@ -20,12 +22,19 @@ NAME_MAX_LENGTH = 100
 COMPANY_NAME_MAX_LENGTH = 100
 
 EMAIL_TAKEN = "An account with this email already exists. Log in instead."
+EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 EMAIL_INVALID = "Enter a valid email address."
+EMAIL_REQUIRED = "Enter your email."
+PASSWORD_REQUIRED = "Enter your password."
 PASSWORD_INVALID = (
     f"Use a password of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters."
 )
 LOGIN_FAILED = "Invalid email or password."
 LAST_OWNER = "A company always keeps an owner: make someone else owner first."
+ROLE_INVALID = "Choose Owner, Admin or Member."
+NAME_INVALID = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
+COMPANY_NAME_INVALID = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
+CONTROL_CHARACTERS = "Names cannot contain control characters."
 MEMBERS_PER_PAGE = 50
 
 
@@ -44,13 +53,22 @@ def normalise_email(email: str) -> str:
 
 def check_email(raw: object) -> str:
     """A normalised, syntactically valid email, or ``AccountError``."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 254:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > EMAIL_MAX_LENGTH:
         raise AccountError({"email": EMAIL_INVALID})
     try:
         validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError:
         raise AccountError({"email": EMAIL_INVALID}) from None
     return normalise_email(raw)
+
+
+def has_control_characters(text: str) -> bool:
+    """True if ``text`` holds a control character (NUL, a line break, escape, …).
+
+    Names are one line of text shown on pages and lists; PostgreSQL refuses NUL
+    outright, so without this check a NUL would be a database error, not a message.
+    """
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def check_password(raw: object) -> str:
@@ -99,10 +117,14 @@ def create_account(
         errors.update(exc.errors)
     name = (name or "").strip()
     if not name or len(name) > NAME_MAX_LENGTH:
-        errors["name"] = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
+        errors["name"] = NAME_INVALID
+    elif has_control_characters(name):
+        errors["name"] = CONTROL_CHARACTERS
     company_name = (company_name or "").strip() or None
     if company_name is not None and len(company_name) > COMPANY_NAME_MAX_LENGTH:
-        errors["company_name"] = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
+        errors["company_name"] = COMPANY_NAME_INVALID
+    elif company_name is not None and has_control_characters(company_name):
+        errors["company_name"] = CONTROL_CHARACTERS
     if not errors and find_user_by_email(email) is not None:
         errors["email"] = EMAIL_TAKEN
     if errors:
@@ -132,7 +154,7 @@ def authenticate(email: object, password: object) -> User | None:
     """The user with these credentials, or None; the same work either way."""
     if not isinstance(email, str) or not isinstance(password, str):
         return None
-    if len(email) > 254 or len(password) > PASSWORD_MAX_LENGTH:
+    if len(email) > EMAIL_MAX_LENGTH or len(password) > PASSWORD_MAX_LENGTH:
         return None
     user = find_user_by_email(email)
     if user is None:
@@ -158,6 +180,16 @@ def memberships_of(user_id: int) -> list[Membership]:
             .order_by(Company.name, Company.id)
         ).scalars()
     )
+
+
+def get_membership(membership_id: Any, company_id: int) -> Membership | None:
+    """A membership by id, only if it belongs to ``company_id``; None for any other id, however odd."""
+    membership_id = as_id(membership_id)
+    if membership_id is None:
+        return None
+    return db.session.execute(
+        select(Membership).where(Membership.id == membership_id, Membership.company_id == company_id)
+    ).scalar_one_or_none()
 
 
 @dataclass

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
-from .models import AuditEvent
+from .models import AuditEvent, utcnow
 
 
 class Action(str, enum.Enum):
@@ -126,16 +127,27 @@ def latest_id(company_id: int) -> int:
     )
 
 
-def changes_since(company_id: int, after: int, limit: int = 200) -> list:
-    """The company's audit rows newer than the cursor ``after``, oldest first, in one query.
+# Ids come from a sequence, and on PostgreSQL concurrent transactions commit out of
+# id order: a row with a lower id can become visible after a poll has moved the
+# cursor past it. Rows this recent are sent again with every poll, so a late commit
+# is still seen; sending a card twice is harmless (it is swapped in by its id).
+RECENT = timedelta(seconds=10)
 
-    Each row has ``id``, ``action``, ``actor_id`` and ``invitation_id``; the last
-    id is the next cursor. Rows beyond ``limit`` wait for the next call.
+
+def changes_since(company_id: int, after: int, limit: int = 200) -> list:
+    """The company's audit rows newer than the cursor ``after`` or than ``RECENT``, oldest first.
+
+    One query. Each row has ``id``, ``action``, ``actor_id`` and
+    ``invitation_id``; the largest id is the next cursor. Rows beyond ``limit``
+    wait for the next call.
     """
     return list(
         db.session.execute(
             select(AuditEvent.id, AuditEvent.action, AuditEvent.actor_id, AuditEvent.invitation_id)
-            .where(AuditEvent.company_id == company_id, AuditEvent.id > after)
+            .where(
+                AuditEvent.company_id == company_id,
+                or_(AuditEvent.id > after, AuditEvent.created_at >= utcnow() - RECENT),
+            )
             .order_by(AuditEvent.id)
             .limit(limit)
         ).all()

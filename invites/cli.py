@@ -25,7 +25,7 @@ def register(app: Flask) -> None:
     "--role",
     type=click.Choice([r.value for r in Role], case_sensitive=False),
     default=None,
-    help="Role in --company (default OWNER).",
+    help="Role in --company (default: OWNER of a company it creates, MEMBER of an existing one).",
 )
 @with_appcontext
 def create_user(email: str, password: str, name: str | None, company_name: str | None, role: str | None):
@@ -35,22 +35,26 @@ def create_user(email: str, password: str, name: str | None, company_name: str |
     company = None
     if company_name is not None:
         company_name = company_name.strip()
+        if not company_name:
+            raise click.UsageError("--company needs a name.")
         matches = accounts.find_company_by_name(company_name)
         if len(matches) > 1:
             raise click.ClickException(f"Several companies are named {company_name!r}; pick a unique name.")
         company = matches[0] if matches else None
+    # Joining someone else's company makes a member unless a role is asked for.
+    chosen = Role(role.upper()) if role else (Role.MEMBER if company is not None else Role.OWNER)
     try:
         user = accounts.create_account(
             email=email,
             password=password,
             name=name or email.split("@")[0],
             company_name=company_name,
-            role=Role((role or "OWNER").upper()),
+            role=chosen,
             company=company,
         )
     except accounts.AccountError as exc:
         raise click.ClickException(" ".join(exc.errors.values())) from None
-    where = f" as {(role or 'OWNER').upper()} of {company_name}" if company_name else ""
+    where = f" as {chosen.value} of {company_name}" if company_name else ""
     click.echo(f"Created {user.email}{where}.")
 
 

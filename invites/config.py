@@ -65,14 +65,26 @@ def load_config(instance_path: str) -> dict:
         secret_key = _development_secret(instance)
 
     redis_url = os.environ.get("REDIS_URL", "").strip() or None
+    rate_limits = _flag("RATELIMIT_ENABLED", True)
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or redis_url
+    if storage is None:
+        if rate_limits and not development:
+            # Counted in each process's memory, every gunicorn worker and host would
+            # grant the full allowance again: a guesser would get N times the tries.
+            raise RuntimeError(
+                "REDIS_URL is not set: rate limits need storage that every worker and host "
+                "shares. Set REDIS_URL, or RATELIMIT_STORAGE_URI=memory:// for a single "
+                "process, or RATELIMIT_ENABLED=false."
+            )
+        storage = "memory://"
     return {
         "INVITES_ENV": "development" if development else "production",
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": _database_url(instance),
         "REDIS_URL": redis_url,
         # Flask-Limiter's keys: Redis shares the counters between processes and hosts.
-        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": rate_limits,
+        "RATELIMIT_STORAGE_URI": storage,
         # If Redis goes away, count in memory (per process) and log it, rather than
         # answer every rate-limited request with a 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": redis_url is not None,

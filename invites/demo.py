@@ -258,7 +258,7 @@ def seed(
         events.append({
             "company_id": company_id, "actor_id": row["created_by"], "invitation_id": iid,
             "action": audit.Action.CREATE.value, "created_at": row["created_at"],
-            "detail": f"max uses {row['max_uses']}, expires in {(row['expires_at'] - row['created_at']).days} days",
+            "detail": invitations.creation_detail(row["max_uses"], (row["expires_at"] - row["created_at"]).days),
         })
         for email in invitation.redeemers:
             at = _between(rng, row["created_at"], invitation.end)

@@ -2,14 +2,44 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from flask import Response, make_response, render_template, request
 from jinja2_fragments.flask import render_block
 
 
+def is_htmx_request() -> bool:
+    """True for any request made by htmx, fragment or not."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def is_htmx() -> bool:
-    """True for an htmx request that wants a fragment (not a boosted page load)."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    """True for an htmx request that wants a fragment.
+
+    Not a boosted link (it wants the whole page) and not a history restore:
+    htmx 2 sends those with ``HX-Request`` too when its snapshot is gone, and
+    they must get the whole page back, or Back shows a bare fragment.
+    """
+    return (
+        is_htmx_request()
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def current_page() -> str | None:
+    """Path and query of the page an htmx request came from (``HX-Current-URL``).
+
+    None when the header is missing or is not a URL at all; callers still pass
+    the result through ``safe_next`` before redirecting to it.
+    """
+    try:
+        parts = urlsplit(request.headers.get("HX-Current-URL", ""))
+    except ValueError:
+        return None
+    if not parts.path:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def render_page_or_fragment(

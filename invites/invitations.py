@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit
-from .accounts import normalise_email
+from .accounts import EMAIL_MAX_LENGTH, normalise_email
 from .extensions import db
 from .models import (
     Company,
@@ -31,12 +31,12 @@ from .models import (
     Role,
     User,
     UTCDateTime,
+    as_id,
     utcnow,
 )
 
 MAX_USES_MIN, MAX_USES_MAX, MAX_USES_DEFAULT = 1, 100, 1
 EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 1, 30, 7
-EMAIL_MAX_LENGTH = 254
 # 24 random bytes: 192 bits, 32 URL-safe characters.
 CODE_BYTES = 24
 CODE_MAX_LENGTH = 64
@@ -132,9 +132,12 @@ def _whole_number(raw: Any, low: int, high: int, default: int) -> int | None:
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
-        if len(raw.strip()) > 6:
+        # Leading zeros are still the same number ("007" is 7); what is left is bounded
+        # before int() sees it, so a 10 kB string of digits costs nothing.
+        digits = raw.strip().lstrip("0") or "0"
+        if len(digits) > 6:
             return None
-        value = int(raw.strip())
+        value = int(digits)
     else:
         return None
     return value if low <= value <= high else None
@@ -249,11 +252,8 @@ def find_by_code(code: Any) -> Invitation | None:
 
 def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     """An invitation by id, only if it belongs to ``company_id`` (the tenant check)."""
-    try:
-        invitation_id = int(invitation_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < invitation_id < 2**63:
+    invitation_id = as_id(invitation_id)
+    if invitation_id is None:
         return None
     return db.session.execute(
         select(Invitation).where(
@@ -272,18 +272,6 @@ def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Inv
             .where(Invitation.id.in_(invitation_ids), Invitation.company_id == company_id)
             .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         ).scalars()
-    )
-
-
-def is_member(user_id: int, company_id: int) -> bool:
-    """True if the user belongs to the company, in any role."""
-    return (
-        db.session.execute(
-            select(Membership.id).where(
-                Membership.user_id == user_id, Membership.company_id == company_id
-            )
-        ).first()
-        is not None
     )
 
 
@@ -436,6 +424,11 @@ def _db_now_sqlite(element, compiler, **kw):
 # --- changes -----------------------------------------------------------------
 
 
+def creation_detail(max_uses: int, expires_in_days: int) -> str:
+    """What the audit trail says of a new invitation."""
+    return f"max uses {max_uses}, expires in {expires_in_days} days"
+
+
 def new_code() -> str:
     """An unguessable, URL-safe invitation code."""
     return secrets.token_urlsafe(CODE_BYTES)
@@ -470,7 +463,7 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
                 company_id=company_id,
                 actor_id=creator.id,
                 invitation_id=invitation.id,
-                detail=f"max uses {new.max_uses}, expires in {new.expires_in_days} days",
+                detail=creation_detail(new.max_uses, new.expires_in_days),
             )
             db.session.commit()
             return invitation
@@ -540,15 +533,7 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
         raise _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
         )
-    audit.record(
-        audit.Action.START if row.is_active else audit.Action.PAUSE,
-        company_id=invitation.company_id,
-        actor_id=actor.id,
-        invitation_id=invitation.id,
-    )
-    db.session.commit()
-    db.session.refresh(invitation)
-    return invitation
+    return _commit_change(invitation, actor, audit.Action.START if row.is_active else audit.Action.PAUSE)
 
 
 def revoke(invitation: Invitation, actor: User) -> Invitation:
@@ -565,12 +550,12 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
     ).first()
     if row is None:
         raise _refusal_after_failed_update(invitation, considered=(Refusal.REVOKED, Refusal.FULL))
-    audit.record(
-        audit.Action.REVOKE,
-        company_id=invitation.company_id,
-        actor_id=actor.id,
-        invitation_id=invitation.id,
-    )
+    return _commit_change(invitation, actor, audit.Action.REVOKE)
+
+
+def _commit_change(invitation: Invitation, actor: User, action: audit.Action) -> Invitation:
+    """Record an admin's change in the audit trail, commit both, and reload the invitation."""
+    audit.record(action, company_id=invitation.company_id, actor_id=actor.id, invitation_id=invitation.id)
     db.session.commit()
     db.session.refresh(invitation)
     return invitation

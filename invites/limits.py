@@ -5,7 +5,8 @@ counters across all the views they decorate (HTML and JSON alike), so an
 attacker gains nothing by spreading attempts over several endpoints:
 
 ``code_guessing``
-    The invite page (GET), validate and accept. Counts only answers that say
+    The invite page (``GET /invite/<code>``), its Join button, and the API's
+    validate and accept. Counts only answers that say
     the code does not exist (status 404, which those views must give for
     ``Refusal.NOT_FOUND``), per client address and per signed-in user. A
     team joining through one good link is never counted; a client that keeps
@@ -21,6 +22,10 @@ attacker gains nothing by spreading attempts over several endpoints:
     Creating invitations (the dashboard form and the API). Counts invitations
     actually created (answers below 400) per signed-in user; invalid input
     costs nothing.
+
+Views that must never be limited (the dashboard's live-usage poll, ``/healthz``)
+wear ``limiter.exempt``, so that default limits added in configuration skip them
+too; static files are exempt in Flask-Limiter itself.
 
 Put the decorator under the route decorator and above ``login_required`` /
 ``manager_required``, so that a refused request is refused before any other
@@ -48,7 +53,7 @@ from flask import Response, current_app, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from .accounts import normalise_email
+from .accounts import EMAIL_MAX_LENGTH, normalise_email
 from .extensions import limiter
 
 View = TypeVar("View", bound=Callable)
@@ -102,7 +107,7 @@ def submitted_email() -> str | None:
         return None
     if not isinstance(raw, str) or not raw.strip():
         return None
-    return normalise_email(raw)[:254]
+    return normalise_email(raw)[:EMAIL_MAX_LENGTH]
 
 
 def email_key() -> str:

@@ -1,5 +1,17 @@
 """Keep invitation codes out of logs and lists: show a short prefix, never the code.
 
+Two lengths, one helper (``shorten``):
+
+``short_code`` (12 characters)
+    What screens show: the card, its labels and flashes, "Who used it", the
+    activity page. Only a company's owners and admins see these, and they can
+    copy the full link anyway; 12 characters tell invitations apart at a glance.
+``mask_code`` (4 characters)
+    What logs show. A security choice: logs travel further than the dashboard
+    (log services, support tickets, backups) and are kept longer, so they get
+    the least that still tells two requests apart, never a useful part of a
+    secret.
+
 A code is a bearer secret: whoever reads it can join the company. It travels
 in the invite link's path (``/invite/<code>``), hence in request lines,
 Referer headers, redirect Locations and ``next=`` parameters, all of which
@@ -13,6 +25,8 @@ import re
 
 #: Enough of a code to tell two invitations apart; far too little to use one.
 VISIBLE_CHARACTERS = 4
+#: What screens show of a code (see the module docstring for why logs show less).
+DISPLAY_CHARACTERS = 12
 ELLIPSIS = "…"
 
 # "/invite/<code>", also percent-encoded once or twice (``next=%2Finvite%2F…``).
@@ -28,11 +42,21 @@ _DATABASE_DETAIL = re.compile(
 )
 
 
-def mask_code(code: str | None) -> str:
-    """``Zx81kQ…`` style: the first few characters and an ellipsis."""
+def shorten(code: str | None, visible: int) -> str:
+    """The first ``visible`` characters of a code and an ellipsis; "" for no code."""
     if not code:
         return ""
-    return code[:VISIBLE_CHARACTERS] + ELLIPSIS
+    return code[:visible] + ELLIPSIS
+
+
+def short_code(code: str | None) -> str:
+    """``Zx81kQpLm2Vn…``: how every screen names an invitation (a Jinja filter too)."""
+    return shorten(code, DISPLAY_CHARACTERS)
+
+
+def mask_code(code: str | None) -> str:
+    """``Zx81…``: how logs name an invitation code."""
+    return shorten(code, VISIBLE_CHARACTERS)
 
 
 def _mask_match(match: re.Match) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -26,6 +27,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+
+
+#: Every primary key is an INTEGER. Asked about a larger id, PostgreSQL fails ("integer
+#: out of range") and SQLite cannot even bind one beyond 64 bits; no row has one anyway.
+ID_MAX = 2**31 - 1
+
+
+def as_id(raw: Any) -> int | None:
+    """``raw`` (a path segment, a JSON value, an int) as an id some row could have, else None."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if 0 < value <= ID_MAX else None
 
 
 def utcnow() -> datetime:

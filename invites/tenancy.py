@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, g, session
+from flask import abort, flash, g, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from . import invitations
+from .htmx import is_htmx_request
 from .accounts import memberships_of
 from .models import Invitation, Membership, Role
 
@@ -77,3 +78,32 @@ def get_invitation_or_404(invitation_id) -> Invitation:
     if invitation is None:
         abort(404)
     return invitation
+
+
+def page_company_required(view):
+    """Changes posted from a page of one company are refused once another is current.
+
+    Every dashboard form carries the company its page showed (``company_id``).
+    After a switch in another tab, a Create from the old tab would otherwise
+    land in the new company, and its link would admit people there. Nothing is
+    changed; the page is reloaded (htmx) or redirected, with what happened.
+    """
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        membership = current_membership()
+        posted = request.form.get("company_id")
+        if membership is not None and posted is not None and posted != str(membership.company_id):
+            flash(
+                f"You switched to {membership.company.name} in another tab, so nothing was "
+                "changed. This is its dashboard now.",
+                "error",
+            )
+            if is_htmx_request():
+                response = make_response("", 409)
+                response.headers["HX-Refresh"] = "true"
+                return response
+            return redirect(url_for("dashboard.company"))
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -45,6 +45,30 @@
     flashes.replaceChildren(p);
   }
 
+  // Live usage swaps whole cards in out of band. A list the admin opened on a card
+  // ("Who used it", "Activity") stays open in the new card, and loads again once htmx
+  // has wired that card up, so it shows the change that caused the swap.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target.classList || !target.classList.contains("invitation-card")) return;
+    var fragment = event.detail.fragment;
+    target.querySelectorAll("details[open]").forEach(function (opened) {
+      var again = fragment.querySelector("details." + opened.classList[0]);
+      if (again) {
+        again.setAttribute("open", "");
+        again.setAttribute("data-reopened", "");
+      }
+    });
+  });
+  document.body.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("details[data-reopened]").forEach(function (details) {
+      details.removeAttribute("data-reopened");
+      htmx.trigger(details, "toggle");
+    });
+  });
+
   // Live usage stops asking once the server refuses (logged out, no longer an admin):
   // one message, not one every few seconds.
   document.body.addEventListener("htmx:responseError", function (event) {

@@ -12,6 +12,7 @@ with the reason shown when it does not answer; under CI they run, and fail.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,15 +134,24 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
+@contextmanager
+def fresh_app(database_url: str, **overrides):
+    """An app on the session's database with ``overrides``; its tables are emptied afterwards."""
+    app = create_app({**base_config(database_url), **overrides})
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            _empty_all_tables()
+            db.engine.dispose()
+
+
 @pytest.fixture
 def app(database_url):
     """A fresh app on the session's database, emptied after each test."""
-    app = create_app(base_config(database_url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_all_tables()
-        db.engine.dispose()
+    with fresh_app(database_url) as app:
+        yield app
 
 
 @pytest.fixture
@@ -236,3 +246,19 @@ class AuthActions:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+def age_audit_trail(app, seconds: int = 60) -> None:
+    """Move every audit row into the past, beyond live usage's re-sent window (``audit.RECENT``)."""
+    from datetime import timedelta
+
+    from invites.models import AuditEvent
+
+    with app.app_context():
+        rows = db.session.execute(sa.select(AuditEvent.id, AuditEvent.created_at)).all()
+        for row in rows:
+            db.session.execute(
+                sa.update(AuditEvent).where(AuditEvent.id == row.id)
+                .values(created_at=row.created_at - timedelta(seconds=seconds))
+            )
+        db.session.commit()

@@ -1,7 +1,12 @@
 """What ``test_gunicorn`` serves: the real app, built from the environment, plus
-two test-only routes that let the test steer a request to a chosen worker."""
+two test-only routes that let the test steer a request to a chosen worker.
+
+``INVITES_TEST_RATES`` (JSON) lowers some rates of ``invites/limits.py``, so a
+test reaches a limit in a few requests; every other setting is the environment's.
+"""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -10,6 +15,7 @@ from flask import jsonify, request
 from invites import create_app
 
 app = create_app()
+app.config.update(json.loads(os.environ.get("INVITES_TEST_RATES", "{}")))
 
 
 @app.get("/_test/pid")

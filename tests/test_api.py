@@ -26,7 +26,7 @@ from .api_helpers import (
     revoke_path,
     toggle_path,
 )
-from .conftest import PASSWORD, base_config
+from .conftest import PASSWORD, base_config, fresh_app
 
 PROTECTED = [
     ("get", LIST),
@@ -102,6 +102,7 @@ def test_login_cookie_is_httponly_lax_and_secure_outside_development(
 
     monkeypatch.setenv("INVITES_ENV", env)
     monkeypatch.setenv("SECRET_KEY", "cookie-test-secret")
+    monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     config = {k: v for k, v in base_config(database_url).items() if not k.startswith(("SECRET_KEY", "SESSION_", "REMEMBER_"))}
     app = create_app(config)
     try:
@@ -479,7 +480,8 @@ def test_toggle_of_an_expired_or_fully_used_invitation_is_409(owner_client, app,
     assert (row.used_count, row.is_active, row.revoked, row.status) == (1, True, False, "ACCEPTED")
 
 
-@pytest.mark.parametrize("invitation_id", ["999", "0", str(2**63), "9" * 40])
+# 2**31 and 2**40: INTEGER ids end at 2**31 - 1, and PostgreSQL refused to compare (a 500).
+@pytest.mark.parametrize("invitation_id", ["999", "0", str(2**31), str(2**40), str(2**63), "9" * 40])
 @pytest.mark.parametrize("action", ["toggle", "revoke"])
 def test_unknown_invitation_id_is_404(owner_client, invitation_id, action):
     response = owner_client.post(f"/api/companies/invitations/{invitation_id}/{action}")
@@ -622,16 +624,8 @@ def test_public_url_is_an_own_origin(owner_client, app):
 @pytest.fixture
 def csrf_app(database_url):
     """An app with Flask-WTF's CSRF protection on, as in production."""
-    from invites import create_app
-
-    from .conftest import _empty_all_tables
-
-    app = create_app({**base_config(database_url), "WTF_CSRF_ENABLED": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_all_tables()
-        db.engine.dispose()
+    with fresh_app(database_url, WTF_CSRF_ENABLED=True) as app:
+        yield app
 
 
 def test_api_is_exempt_from_csrf_tokens_but_forms_are_not(csrf_app):
@@ -682,3 +676,20 @@ def test_the_description_is_public_and_names_the_status_codes(client):
     assert {"200", "201", "400", "401", "403", "404", "409", "413", "415"} <= statuses
     toggle = document["paths"]["/api/companies/invitations/{invitation_id}/toggle"]["post"]
     assert set(toggle["responses"]) == {"200", "401", "403", "404", "409"}
+
+
+def test_the_rate_limited_operations_describe_their_429(client):
+    """Log-in, create, validate and accept are rate limited (tests/test_limits.py); their
+    descriptions say so, with Retry-After, and no other operation claims a 429."""
+    document = client.get("/api/openapi.json").get_json()
+    limited = {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        if "429" in operation["responses"]
+    }
+    assert limited == {"login", "createInvitation", "validateInvitation", "acceptInvitation"}
+    answer = document["components"]["responses"]["TooManyRequests"]
+    assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "429" in document["info"]["description"]

@@ -113,10 +113,10 @@ def test_owners_and_admins_see_who_did_what_when(client, acme, email):
     page = response.get_data(as_text=True)
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
     assert "Activity in Acme" in text
-    assert f"Acme Owner created an invitation {code[:4]}… (max uses 5, expires in 7 days)" in text
-    assert f"Acme Owner paused an invitation {code[:4]}…" in text
-    assert f"Mia Newcomer joined through an invitation {code[:4]}…" in text
-    assert f"Acme Owner revoked an invitation {code[:4]}…" in text
+    assert f"Acme Owner created an invitation {code[:12]}… (max uses 5, expires in 7 days)" in text
+    assert f"Acme Owner paused an invitation {code[:12]}…" in text
+    assert f"Mia Newcomer joined through an invitation {code[:12]}…" in text
+    assert f"Acme Owner revoked an invitation {code[:12]}…" in text
     assert "Acme Owner changed a member's role: Mia Newcomer (ADMIN)" in text
     assert "Acme Owner removed a member: Bob Member" in text
     assert code not in page, "the full code must never be shown"
@@ -158,6 +158,19 @@ def test_activity_pages_fifty_at_a_time_and_htmx_swaps_only_the_list(app, client
         assert client.get(f"/company/activity?page={odd}").status_code == 200
 
 
+def test_back_to_a_paged_activity_url_gets_the_whole_page(app, client, acme):
+    """htmx restores history with HX-Request when its snapshot is gone: that is a page load."""
+    login(client, "boss@example.com")
+    response = client.get(
+        "/company/activity?page=1",
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert page.lstrip().startswith("<!doctype html>")
+    assert "Activity in Acme" in page
+
+
 def test_activity_shows_only_the_current_company(client, acme, make, app):
     other, other_owner = make.company("Globex", owner_email="hank@example.com")
     with app.app_context():
@@ -188,7 +201,7 @@ def test_events_partial_on_a_card_leaves_out_the_code_and_takes_its_own_id(app, 
             events_id=f"invitation-{invitation.id}-events",
         )
     assert f'id="invitation-{invitation.id}-events"' in card
-    assert code[:4] + "…" not in card
+    assert code[:12] + "…" not in card
     assert "Mia Newcomer" in card and "revoked an invitation" in card
     assert card.count("<li>") == 5
 

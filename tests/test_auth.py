@@ -65,7 +65,8 @@ def test_email_is_stored_lowercase_and_unique_regardless_of_case(client, app):
         ({"name": ""}, b"Enter your name."),
         ({"password": "short", "confirm": "short"}, b"Use a password of 8 to 200 characters."),
         ({"confirm": "something else"}, b"The passwords do not match."),
-        ({"company_name": "x" * 101}, b"Field cannot be longer than 100 characters."),
+        ({"company_name": "x" * 101}, b"Company names are at most 100 characters."),
+        ({"name": "x" * 101}, b"Enter your name (at most 100 characters)."),
     ],
 )
 def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing(
@@ -75,6 +76,16 @@ def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing
     assert response.status_code == 422
     assert field_message in response.data
     assert b'aria-invalid="true"' in response.data
+    assert count(app, User) == 0 and count(app, Company) == 0
+
+
+@pytest.mark.parametrize("field", ["name", "company_name"])
+@pytest.mark.parametrize("bad", ["Jo\x00Smith", "Jo\nSmith", "\x1b[31mJo"])
+def test_names_with_control_characters_are_refused_and_nothing_is_stored(client, app, field, bad):
+    """PostgreSQL refuses NUL in text: this was a 500 there, and SQLite stored it."""
+    response = register(client, **{field: bad})
+    assert response.status_code == 422
+    assert "Names cannot contain control characters." in response.get_data(as_text=True)
     assert count(app, User) == 0 and count(app, Company) == 0
 
 
@@ -190,3 +201,11 @@ def test_api_without_session_is_a_json_401_not_a_redirect(client):
     assert response.status_code == 401
     assert "HX-Redirect" not in response.headers
     assert response.get_json() == {"error": "Log in to continue."}
+
+
+@pytest.mark.parametrize("current_url", ["http://[", "http://[::1", "not a url at all", ""])
+def test_malformed_current_url_header_is_ignored_not_an_error(client, make, current_url):
+    make.company("Acme", owner_email="boss@example.com")
+    response = client.get("/dashboard/company", headers={"HX-Request": "true", "HX-Current-URL": current_url})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/dashboard/company"

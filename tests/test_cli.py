@@ -32,6 +32,16 @@ def test_joins_existing_company_with_role(runner, app):
     assert roles == {"boss@example.com": "OWNER", "ann@example.com": "ADMIN"}
 
 
+def test_joining_an_existing_company_without_role_makes_a_member(runner, app):
+    runner.invoke(args=["create-user", "boss@example.com", "--password", "long enough", "--company", "Acme"])
+    result = runner.invoke(args=["create-user", "mia@example.com", "--password", "long enough", "--company", "Acme"])
+    assert result.exit_code == 0, result.output
+    assert "Created mia@example.com as MEMBER of Acme." in result.output
+    with app.app_context():
+        roles = dict(db.session.execute(sa.select(User.email, Membership.role).join(Membership.user)).all())
+    assert roles == {"boss@example.com": "OWNER", "mia@example.com": "MEMBER"}
+
+
 def test_user_without_company(runner, app):
     result = runner.invoke(args=["create-user", "solo@example.com", "--password", "long enough"])
     assert result.exit_code == 0
@@ -46,6 +56,7 @@ def test_user_without_company(runner, app):
         (["create-user", "a@example.com", "--password", "long enough", "--role", "ADMIN"], "--role needs --company."),
         (["create-user", "a@example.com", "--password", "long enough", "--company", "Acme", "--role", "KING"], "Invalid value for '--role'"),
         (["create-user", "a@example.com"], "Missing option '--password'"),
+        (["create-user", "a@example.com", "--password", "long enough", "--company", "  "], "--company needs a name."),
     ],
 )
 def test_bad_input_fails_clearly_and_writes_nothing(runner, app, args, message):

@@ -75,20 +75,44 @@ def test_owner_makes_member_admin_and_back(client, app, make, auth):
     assert role_of(app, mia) == "MEMBER"
 
 
-def test_role_cannot_be_set_to_owner_or_nonsense(client, app, make, auth):
+def test_role_cannot_be_set_to_nonsense(client, app, make, auth):
     company, owner = make.company("Acme", owner_email="boss@example.com")
     mia = make.user("mia@example.com", company=company)
     auth.login("boss@example.com")
-    for role in ("OWNER", "GOD", ""):
-        response = client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": role}, follow_redirects=True)
-        assert "Choose Admin or Member." in response.get_data(as_text=True)
+    for role in ("GOD", "owner ", ""):
+        response = client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": role})
+        assert response.status_code == 400
+        assert "Choose Owner, Admin or Member." in response.get_data(as_text=True)
     assert role_of(app, mia) == "MEMBER"
+
+
+def test_owner_hands_over_ownership_then_steps_down(client, app, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    mia = make.user("mia@example.com", company=company)
+    auth.login("boss@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert f'<label for="role-{membership_id(app, mia)}" class="visually-hidden">Role of' in page
+    client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": "OWNER"})
+    assert role_of(app, mia) == "OWNER"
+    client.post(f"/company/members/{membership_id(app, owner)}/role", data={"role": "MEMBER"})
+    assert role_of(app, owner) == "MEMBER"
+    # No longer the owner: the members page offers no changes, and they are refused.
+    assert 'name="role"' not in client.get("/company/members").get_data(as_text=True)
+    assert client.post(f"/company/members/{membership_id(app, mia)}/role", data={"role": "ADMIN"}).status_code == 403
+
+
+@pytest.mark.parametrize("membership", ["0", "2147483648", "99999999999999999999"])
+def test_membership_ids_that_cannot_exist_are_404(client, app, make, auth, membership):
+    make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    assert client.post(f"/company/members/{membership}/role", data={"role": "ADMIN"}).status_code == 404
+    assert client.post(f"/company/members/{membership}/remove").status_code == 404
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.MEMBER])
 def test_only_the_owner_changes_roles_or_removes(client, app, make, auth, role):
     company, owner = make.company("Acme", owner_email="boss@example.com")
-    actor = make.user("actor@example.com", company=company, role=role)
+    make.user("actor@example.com", company=company, role=role)
     target = make.user("target@example.com", company=company)
     auth.login("actor@example.com")
     assert client.post(f"/company/members/{membership_id(app, target)}/role", data={"role": "ADMIN"}).status_code == 403

@@ -1,13 +1,13 @@
 """Configuration from the environment."""
 import pytest
 
-from invites import create_app
 from invites.config import load_config
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL", "INVITES_ENV"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI",
+                 "PUBLIC_URL", "INVITES_ENV"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -17,8 +17,30 @@ def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
         load_config(str(tmp_path))
 
 
+def test_production_refuses_to_count_rate_limits_in_one_process(clean_env, tmp_path):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    with pytest.raises(RuntimeError, match="REDIS_URL is not set"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "env, storage",
+    [
+        ({"REDIS_URL": "redis://cache:6379/0"}, "redis://cache:6379/0"),
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, "memory://"),
+        ({"RATELIMIT_ENABLED": "false"}, "memory://"),
+    ],
+)
+def test_production_rate_limit_storage_is_shared_or_chosen_explicitly(clean_env, tmp_path, env, storage):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    assert load_config(str(tmp_path))["RATELIMIT_STORAGE_URI"] == storage
+
+
 def test_production_with_secret_key_uses_secure_cookies(clean_env, tmp_path):
     clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
     config = load_config(str(tmp_path))
     assert config["SECRET_KEY"] == "s3cret"
     assert config["SESSION_COOKIE_SECURE"] is True

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from invites import invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Role
+from invites.models import AuditEvent, Invitation, Membership, Role
+
+from .conftest import age_audit_trail
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
 DASHBOARD = "/dashboard/company"
@@ -118,6 +120,7 @@ def test_only_owners_and_admins_see_the_dashboard(client, make, auth, role, stat
         ("post", "/dashboard/company/invitations/{id}/active"),
         ("post", "/dashboard/company/invitations/{id}/revoke"),
         ("get", "/dashboard/company/invitations/{id}/redemptions"),
+        ("get", "/dashboard/company/invitations/{id}/activity"),
         ("get", "/dashboard/company/changes?after=0"),
     ],
 )
@@ -138,6 +141,7 @@ def test_members_cannot_use_any_dashboard_endpoint(client, app, make, auth, meth
         ("post", "/dashboard/company/invitations/{id}/active"),
         ("post", "/dashboard/company/invitations/{id}/revoke"),
         ("get", "/dashboard/company/invitations/{id}/redemptions"),
+        ("get", "/dashboard/company/invitations/{id}/activity"),
     ],
 )
 def test_another_companys_invitation_is_not_found(client, app, make, auth, method, path):
@@ -148,6 +152,18 @@ def test_another_companys_invitation_is_not_found(client, app, make, auth, metho
     response = getattr(client, method)(path.format(id=theirs.id), data={"active": "0", "confirm": "yes"}, headers=HX)
     assert response.status_code == 404
     assert load(app, theirs.id).is_active and load(app, theirs.id).revoked_at is None
+
+
+@pytest.mark.parametrize("invitation_id", [str(2**31), str(2**40), "9" * 30])
+@pytest.mark.parametrize("action", ["active", "revoke", "redemptions", "activity"])
+def test_ids_no_invitation_can_have_are_404(client, acme, invitation_id, action):
+    """INTEGER ids end at 2**31 - 1; above that PostgreSQL refused to compare (a 500)."""
+    url = f"/dashboard/company/invitations/{invitation_id}/{action}"
+    if action in ("active", "revoke"):
+        response = client.post(url, data={"active": "0", "confirm": "yes"})
+    else:
+        response = client.get(url)
+    assert response.status_code == 404
 
 
 # --- the create form ----------------------------------------------------------
@@ -180,6 +196,55 @@ def test_create_without_javascript_redirects_with_a_flash(client, app, acme):
         assert actions == ["invitation.create"]
     assert "0/5 uses" in card(page, invitation.id)
     assert "team@company.com" in card(page, invitation.id)
+
+
+@pytest.fixture
+def switched_in_another_tab(client, app, acme, make):
+    """The owner is also an admin of Globex and switched to it in another tab.
+
+    Returns the Acme page as the first tab still shows it.
+    """
+    company, owner = acme
+    globex, _ = make.company("Globex", owner_email="hank@example.com")
+    with app.app_context():
+        db.session.add(Membership(user_id=owner.id, company_id=globex.id, role="ADMIN"))
+        db.session.commit()
+    acme_page = text(client.get(DASHBOARD))
+    client.post("/company/switch", data={"company_id": globex.id})
+    return acme_page, globex
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_create_from_a_tab_of_the_company_switched_away_from_changes_nothing(
+    client, app, acme, switched_in_another_tab, headers
+):
+    company, _ = acme
+    acme_page, globex = switched_in_another_tab
+    assert f'name="company_id" value="{company.id}"' in acme_page
+    response = client.post(
+        CREATE, data={"company_id": str(company.id), "max_uses": "5", "expires_in_days": "7"}, headers=headers
+    )
+    if headers:
+        assert response.status_code == 409
+        assert response.headers["HX-Refresh"] == "true"
+    else:
+        assert response.status_code == 302
+        assert response.headers["Location"] == DASHBOARD
+    assert invitation_count(app) == 0
+    page = text(client.get(DASHBOARD))
+    assert "You switched to Globex in another tab, so nothing was changed." in page
+    assert "Invitations of Globex" in page
+
+
+def test_a_card_action_from_the_company_switched_away_from_changes_nothing(
+    client, app, acme, switched_in_another_tab
+):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+    response = client.post(url, data={"active": "0", "company_id": str(company.id)}, headers=HX)
+    assert response.status_code == 409 and response.headers["HX-Refresh"] == "true"
+    assert load(app, invitation.id).is_active is True
 
 
 def test_create_with_htmx_answers_a_fresh_form_and_the_card_out_of_band(client, app, acme):
@@ -338,6 +403,17 @@ def test_pause_and_start_with_htmx_answer_the_card(client, app, acme):
     assert actions == ["invitation.create", "invitation.pause", "invitation.start"]
 
 
+@pytest.mark.parametrize("current_url", ["http://[", "::::", ""])
+def test_pause_with_a_malformed_current_url_still_answers_the_card(client, app, acme, current_url):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/active"
+    response = client.post(url, data={"active": "0"}, headers={**HX, "HX-Current-URL": current_url})
+    assert response.status_code == 200
+    assert text(response).lstrip().startswith(f'<article id="invitation-{invitation.id}"')
+    assert load(app, invitation.id).is_active is False
+
+
 def test_pause_sends_the_wanted_state_so_a_double_click_stays_paused(client, app, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner)
@@ -456,6 +532,89 @@ def test_who_used_it_is_a_fragment_for_htmx_and_a_page_without(client, app, make
     assert f'hx-get="{url}"' in card(text(client.get(DASHBOARD)), invitation.id)
 
 
+# --- activity ---------------------------------------------------------------------
+
+
+def test_every_card_has_an_activity_disclosure_that_works_without_javascript(client, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    url = f"/dashboard/company/invitations/{invitation.id}/activity"
+    c = card(text(client.get(DASHBOARD)), invitation.id)
+    disclosure = re.search(r'<details class="invitation-activity".*?</details>', c, re.S).group(0)
+    assert f'hx-get="{url}"' in disclosure and 'hx-trigger="toggle once"' in disclosure
+    assert "<summary>Activity</summary>" in disclosure
+    # Without JavaScript the disclosure holds a link to the same list as a page.
+    assert f'<a href="{url}">See the activity of invitation {invitation.code[:12]}…</a>' in disclosure
+
+
+def test_activity_of_an_invitation_is_its_story_newest_first(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"})
+    client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "1"})
+    accept_as(app, make, invitation.code, "ann@example.com")
+    client.post(f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"})
+    other = new_invitation(app, company, owner, max_uses=9)
+    url = f"/dashboard/company/invitations/{invitation.id}/activity"
+
+    response = client.get(url, headers=HX)
+    fragment = text(response)
+    assert response.status_code == 200 and "<html" not in fragment
+    assert "HX-Request" in response.headers["Vary"]
+    said = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", li)).strip()
+            for li in re.findall(r"<li>(.*?)</li>", fragment, re.S)]
+    assert [line.split(" UTC ", 1)[1] for line in said] == [
+        "Acme Owner revoked an invitation",
+        "Ann joined through an invitation",
+        "Acme Owner started an invitation",
+        "Acme Owner paused an invitation",
+        "Acme Owner created an invitation (max uses 3, expires in 7 days)",
+    ]
+    # Its own list id, and no code repeated on the card it belongs to.
+    assert f'id="invitation-{invitation.id}-events"' in fragment
+    assert invitation.code[:12] not in fragment and "max uses 9" not in fragment
+
+    page = text(client.get(url))
+    assert "<html" in page and f"Activity of invitation <code>{invitation.code[:12]}…</code>" in page
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "Ann joined through an invitation" in words and "Back to the invitations" in words
+    assert invitation.code not in page.replace(f"{invitation.code[:12]}…", "")
+    assert other.code[:12] not in page
+
+
+def test_names_in_the_activity_are_escaped(client, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    user = make.user("evil@example.com", name="<script>alert(1)</script>")
+    with app.app_context():
+        invitations.accept(invitation.code, user)
+    fragment = text(client.get(f"/dashboard/company/invitations/{invitation.id}/activity", headers=HX))
+    assert "<script>" not in fragment
+    assert "<strong>&lt;script&gt;alert(1)&lt;/script&gt;</strong>" in fragment
+
+
+def test_screens_name_an_invitation_by_one_short_form(client, app, make, acme):
+    """The card, its labels, "Who used it", its activity and the company's activity
+    page all show the same 12 characters and an ellipsis; logs show 4 (test_operations)."""
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=2)
+    accept_as(app, make, invitation.code, "ann@example.com")
+    short = invitation.code[:12] + "…"
+    screens = {
+        "card": card(text(client.get(DASHBOARD)), invitation.id),
+        "who used it": text(client.get(f"/dashboard/company/invitations/{invitation.id}/redemptions")),
+        "activity": text(client.get(f"/dashboard/company/invitations/{invitation.id}/activity")),
+        "company activity": text(client.get("/company/activity")),
+        "revoke page": text(client.post(f"/dashboard/company/invitations/{invitation.id}/revoke")),
+    }
+    for name, html in screens.items():
+        assert f">{short}</code>" in html, name
+        # The card's Copy Link carries the whole link: that is what it is for.
+        html = html.replace(f"/invite/{invitation.code}", "/invite/<the link>")
+        shown = set(re.findall(rf"{re.escape(invitation.code[:4])}[\w-]*…?", html))
+        assert shown == {short}, (name, shown)
+
+
 # --- live usage -------------------------------------------------------------------
 
 
@@ -466,6 +625,7 @@ def cursor_of(page: str) -> int:
 def test_live_usage_sends_nothing_when_nothing_changed(client, app, acme):
     company, owner = acme
     new_invitation(app, company, owner)
+    age_audit_trail(app)
     after = cursor_of(text(client.get(DASHBOARD)))
     response = client.get(f"/dashboard/company/changes?after={after}", headers=HX)
     assert response.status_code == 204 and response.data == b""
@@ -475,6 +635,7 @@ def test_live_usage_sends_the_changed_card_and_a_new_cursor(client, app, make, a
     company, owner = acme
     invitation = new_invitation(app, company, owner, max_uses=5)
     untouched = new_invitation(app, company, owner, max_uses=5)
+    age_audit_trail(app)
     after = cursor_of(text(client.get(DASHBOARD)))
     accept_as(app, make, invitation.code)
 
@@ -489,16 +650,35 @@ def test_live_usage_sends_the_changed_card_and_a_new_cursor(client, app, make, a
     assert new_cursor > after
     assert 'id="live-usage"' in body and 'hx-swap-oob="true"' in body.split('id="live-usage"')[1]
     assert "now has 1/5 uses" in response.headers["HX-Trigger"]
-    assert client.get(f"/dashboard/company/changes?after={new_cursor}").status_code == 204
+    # For a few seconds the card is sent again (a late commit may still come in),
+    # without announcing it twice; after that, nothing.
+    again = client.get(f"/dashboard/company/changes?after={new_cursor}", headers=HX)
+    assert "1/5 uses" in card(text(again), invitation.id)
+    assert "HX-Trigger" not in again.headers
+    assert cursor_of(text(again)) == new_cursor
+    age_audit_trail(app)
+    assert client.get(f"/dashboard/company/changes?after={new_cursor}", headers=HX).status_code == 204
 
 
-def test_live_usage_skips_this_admins_own_changes_but_moves_on(client, app, acme):
+def test_live_usage_sees_a_change_committed_after_the_cursor_moved_past_its_id(client, app, make, acme):
+    """PostgreSQL commits out of id order: a row below the cursor can appear late."""
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=5)
+    accept_as(app, make, invitation.code)
+    with app.app_context():
+        late_id = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+    # The poll had already moved past this id before the row became visible.
+    body = text(client.get(f"/dashboard/company/changes?after={late_id}", headers=HX))
+    assert "1/5 uses" in card(body, invitation.id)
+
+
+def test_live_usage_shows_this_admins_own_change_to_their_other_tabs(client, app, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner)
     after = cursor_of(text(client.get(DASHBOARD)))
     client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"}, headers=HX)
     body = text(client.get(f"/dashboard/company/changes?after={after}", headers=HX))
-    assert f'id="invitation-{invitation.id}"' not in body
+    assert "PAUSED" in card(body, invitation.id)
     assert cursor_of(body) > after
 
 
@@ -516,13 +696,14 @@ def test_live_usage_shows_another_admins_pause(client, app, make, acme):
 def test_live_usage_never_shows_another_companys_changes(client, app, make, acme):
     other, other_owner = make.company("Globex")
     theirs = new_invitation(app, other, other_owner)
+    age_audit_trail(app)  # Acme's owner's own sign-up is no change to show
     response = client.get("/dashboard/company/changes?after=0", headers=HX)
     assert response.status_code == 204
     accept_as(app, make, theirs.code)
     assert client.get("/dashboard/company/changes?after=0", headers=HX).status_code == 204
 
 
-@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**63)])
+@pytest.mark.parametrize("after", ["", "abc", "-1", "1e3", str(2**31), str(2**63)])
 def test_live_usage_refuses_a_nonsense_cursor(client, acme, after):
     assert client.get(f"/dashboard/company/changes?after={after}", headers=HX).status_code == 400
 

@@ -1,4 +1,4 @@
-"""gunicorn with gunicorn.conf.py: two workers share rate limits through Redis,
+"""gunicorn with gunicorn.conf.py: two workers share rate limits (log-in, code guessing) through Redis,
 and neither gunicorn's access log nor the app's request log shows a code."""
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import pytest
 
 from invites import limits
 
-from .conftest import TEST_REDIS_URL
+from .conftest import REDIS_KEY_PATTERN, TEST_REDIS_URL
+from .invitation_helpers import new_invitation
 from .test_limits_redis import ROOT, server_environment
 
 CODE = "Zx81kQpLm2Vn7Rt4Yw9Bc3Df6Gh0Jk5a"  # the shape of a real code: 32 URL-safe characters
@@ -77,9 +78,16 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+#: Unknown codes allowed per client before 429 in these servers (the default is 20 a minute,
+#: which would take a minute of steering requests to one worker or the other).
+GUESSES = 4
+
+
 @pytest.fixture
 def server(app, database_url, test_redis, tmp_path):
-    server = Server(tmp_path, server_environment(database_url, TEST_REDIS_URL))
+    env = server_environment(database_url, TEST_REDIS_URL)
+    env["INVITES_TEST_RATES"] = json.dumps({"RATELIMIT_GUESS_PER_CLIENT": f"{GUESSES} per hour"})
+    server = Server(tmp_path, env)
     yield server
     server.stop()
 
@@ -123,7 +131,12 @@ def on_worker(server: Server, target: int, other: int, send):
 
 def access_lines(server: Server, method_path: str) -> list[tuple[int, int]]:
     """(status, pid) of each access-log line for ``method_path``, in order."""
-    pattern = re.compile(rf'"{re.escape(method_path)} HTTP/1\.1" (\d+) .* <(\d+)>$')
+    return access_lines_matching(server, re.escape(method_path))
+
+
+def access_lines_matching(server: Server, method_path: str) -> list[tuple[int, int]]:
+    """(status, pid) of each access-log line whose request matches the regex ``method_path``."""
+    pattern = re.compile(rf'"{method_path} HTTP/1\.1" (\d+) .* <(\d+)>$')
     return [
         (int(m.group(1)), int(m.group(2)))
         for line in server.access_log.read_text().splitlines()
@@ -154,6 +167,44 @@ def test_two_gunicorn_workers_share_the_login_limit_through_redis(server):
     assert [status for status, _ in served] == statuses
     # The attempts really alternated between the two workers.
     assert [pid for _, pid in served] == [first if n % 2 == 0 else second for n in range(allowed + 2)]
+
+
+@pytest.mark.redis
+def test_code_guessing_meets_429_across_two_gunicorn_workers_sharing_redis(server, app, make, test_redis):
+    """Issue 6's "done when": unknown codes tried on either worker add up in Redis, and
+    once the limit is reached both workers refuse, good codes included."""
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    good = new_invitation(app, company, owner, max_uses=10)
+    first, second = worker_pids(server)
+    assert server.request(f"/invite/{good}")[0] == 200  # good codes are never counted
+    statuses, retry_after, pages = [], None, []
+    for attempt in range(GUESSES + 2):
+        target, other = (first, second) if attempt % 2 == 0 else (second, first)
+        status, headers, page = on_worker(
+            server, target, other, lambda: server.request(f"/invite/{uuid.uuid4().hex}")
+        )
+        statuses.append(status)
+        pages.append(page)
+        retry_after = headers.get("Retry-After") or retry_after
+    assert statuses == [404] * GUESSES + [429, 429]
+    assert "Invitation not found" in pages[0]
+    assert "Too many attempts with invitation codes that do not exist. Try again in" in pages[-1]
+    assert 0 < int(retry_after) <= 3600
+    served = [line for line in access_lines_matching(server, r"GET /invite/\S+") if line[0] in (404, 429)]
+    assert [status for status, _ in served] == statuses
+    # The attempts really alternated between the two workers: each worker saw only half of
+    # them, so neither could have counted to the limit alone.
+    assert [pid for _, pid in served] == [first if n % 2 == 0 else second for n in range(GUESSES + 2)]
+    # One counter in Redis, at the limit; the refusals themselves are not counted.
+    counters = {
+        key.decode(): int(test_redis.get(key))
+        for key in test_redis.scan_iter(REDIS_KEY_PATTERN)
+        if b"invitation-code-guess" in key
+    }
+    assert list(counters.values()) == [GUESSES], counters
+    # While it holds, the good link is refused on both workers too.
+    for target, other in ((first, second), (second, first)):
+        assert on_worker(server, target, other, lambda: server.request(f"/invite/{good}"))[0] == 429
 
 
 @pytest.mark.redis

@@ -7,8 +7,8 @@ Sessions are signed with the tests' secret (``benchmarks.sessions``), which
 both instances share, as instances behind one load balancer must.
 
 The accept and usage tests speak the JSON API (paths in the constants below)
-and the dashboard's live-usage poll. The rate-limit test needs issue 6's
-``limits.code_guessing`` on validate: until it decorates that view, it fails.
+and the dashboard's live-usage poll. The rate-limit test relies on issue 6's
+``limits.code_guessing`` on validate.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from invites import audit, invitations
 from invites.extensions import db
 from invites.models import Invitation, Membership, Redemption, Role
 
-from .conftest import TEST_REDIS_URL
+from .conftest import TEST_REDIS_URL, age_audit_trail
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis]
 
@@ -174,6 +174,7 @@ def test_usage_on_one_instance_shows_an_accept_made_through_the_other(app, make,
         assert status == 200, body
         return next(i["usedCount"] for i in body["invitations"] if i["code"] == code)
 
+    age_audit_trail(app)
     with app.app_context():
         cursor = audit.latest_id(company.id)
     poll = f"/dashboard/company/changes?after={cursor}"

@@ -72,7 +72,9 @@ def test_defaults_are_a_general_single_use_invitation_for_seven_days():
 
 @pytest.mark.parametrize(
     "max_uses, days, expected",
-    [(1, 1, (1, 1)), (100, 30, (100, 30)), (" 5 ", "14", (5, 14)), ("007", "07", (7, 7))],
+    [(1, 1, (1, 1)), (100, 30, (100, 30)), (" 5 ", "14", (5, 14)), ("007", "07", (7, 7)),
+     # However many leading zeros: the message promises "a whole number from 1 to 100".
+     ("0000001", "0" * 5000 + "30", (1, 30))],
 )
 def test_whole_numbers_within_limits_are_accepted(max_uses, days, expected):
     new = invitations.parse_new_invitation(None, max_uses, days)
@@ -80,7 +82,7 @@ def test_whole_numbers_within_limits_are_accepted(max_uses, days, expected):
 
 
 @pytest.mark.parametrize(
-    "raw", [0, 101, -1, "0", "101", "-1", "1.5", 1.5, 2.0, True, False, "abc", "1e2", "５", "0000001", [], {}]
+    "raw", [0, 101, -1, "0", "101", "-1", "1.5", 1.5, 2.0, True, False, "abc", "1e2", "５", "1" + "0" * 5000, "0" * 5000, [], {}]
 )
 def test_max_uses_outside_1_to_100_or_not_whole_is_refused(raw):
     with pytest.raises(InvalidInvitation) as info:

@@ -12,9 +12,9 @@ from gunicorn.config import Config
 from invites import create_app
 from invites.extensions import db
 from invites.gunicorn_logging import CodeMaskingLogger
-from invites.masking import mask_code, mask_codes
+from invites.masking import mask_code, mask_codes, short_code
 
-from .conftest import PASSWORD, base_config
+from .conftest import base_config
 
 CODE = "Zx81kQpLm2Vn7Rt4Yw9Bc3Df6Gh0Jk5a"
 
@@ -153,6 +153,13 @@ def test_mask_codes(text, expected):
 def test_mask_code_shows_a_prefix_only():
     assert mask_code(CODE) == "Zx81…"
     assert mask_code(None) == ""
+
+
+def test_logs_show_less_of_a_code_than_screens():
+    """Screens (owners and admins only) name a code by 12 characters; logs by 4."""
+    assert short_code(CODE) == "Zx81kQpLm2Vn…"
+    assert short_code(None) == ""
+    assert mask_code(CODE) == short_code(CODE)[:4] + "…"
 
 
 def test_tracebacks_in_the_log_quote_no_database_values(app, client, make, auth, caplog):

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app
 
-from .. import accounts, invitations
+from .. import accounts, invitations, limits
 from ..invitations import Filter, Refusal, State
 from .schemas import BODY_NOT_JSON, FIELDS_INVALID, REFUSAL_STATUS
 
@@ -146,6 +146,20 @@ def _responses() -> dict[str, Any]:
         ),
         "TooLarge": _answer("The body is larger than 16 KiB.", error, {"error": "The request is too large."}),
         "UnsupportedMediaType": _answer("The body is not JSON.", error, {"error": BODY_NOT_JSON}),
+        "TooManyRequests": {
+            **_answer(
+                "Rate limited: too many failed log-ins, unknown invitation codes, or invitations "
+                "created in a short time. Try again after `Retry-After` seconds.",
+                error,
+                {"error": f"{limits.GUESS_MESSAGE} Try again in 42 seconds."},
+            ),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        },
     }
 
 
@@ -162,6 +176,7 @@ def _use(*names: str) -> dict[str, Any]:
         "Conflict": "409",
         "TooLarge": "413",
         "UnsupportedMediaType": "415",
+        "TooManyRequests": "429",
     }
     return {codes[name]: {"$ref": RESPONSES + name} for name in names}
 
@@ -217,7 +232,7 @@ def _paths() -> dict[str, Any]:
                         ),
                     ),
                     "401": _answer("Wrong email or password.", _ref("Error"), {"error": accounts.LOGIN_FAILED}),
-                    **_use("Forbidden", *BODY_ERRORS),
+                    **_use("Forbidden", *BODY_ERRORS, "TooManyRequests"),
                 },
             }
         },
@@ -316,7 +331,7 @@ def _paths() -> dict[str, Any]:
                 ),
                 "responses": {
                     "201": _answer("Created.", _object({"invitation": _ref("Invitation")})),
-                    **_use("Unauthorized", "Forbidden", *BODY_ERRORS),
+                    **_use("Unauthorized", "Forbidden", *BODY_ERRORS, "TooManyRequests"),
                 },
             }
         },
@@ -338,7 +353,7 @@ def _paths() -> dict[str, Any]:
                         "The invitation can be used.",
                         _object({"valid": {"const": True}, "invitation": _ref("InvitationPreview")}),
                     ),
-                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", *BODY_ERRORS),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", *BODY_ERRORS, "TooManyRequests"),
                 },
             }
         },
@@ -365,7 +380,7 @@ def _paths() -> dict[str, Any]:
                             }
                         ),
                     ),
-                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", *BODY_ERRORS),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", *BODY_ERRORS, "TooManyRequests"),
                 },
             }
         },
@@ -439,7 +454,10 @@ def document() -> dict[str, Any]:
                 "(`Sec-Fetch-Site: cross-site`, or an `Origin` other than this site); 404 unknown "
                 "invitation id or code, including another company's; 409 the invitation's state "
                 "(revoked, expired, fully used, paused) or the user (already a member) forbids it; "
-                "413 a body over 16 KiB; 415 a body that is not JSON. No input answers 5xx."
+                "413 a body over 16 KiB; 415 a body that is not JSON; 429 too many failed log-ins "
+                "(per client and per email), unknown invitation codes (validate and accept, per "
+                "client and per user; good codes never count), or invitations created (per user): "
+                "wait `Retry-After` seconds. No input answers 5xx."
             ),
         },
         "tags": [

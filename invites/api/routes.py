@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts, invitations
+from .. import accounts, invitations, limits
 from ..extensions import csrf, login_manager
 from ..invitations import InvalidInvitation, InvitationRefused, Refusal
 from ..models import Invitation
@@ -141,15 +141,16 @@ def openapi_json():
 
 
 @bp.post("/auth/login")
+@limits.login_attempts
 def login():
     """Sign in with ``{email, password}``: sets the session cookie, answers the user and companies."""
     body = json_object()
     email, password = body.get("email"), body.get("password")
     errors = {}
     if not isinstance(email, str) or not email:
-        errors["email"] = "Enter your email."
+        errors["email"] = accounts.EMAIL_REQUIRED
     if not isinstance(password, str) or not password:
-        errors["password"] = "Enter your password."
+        errors["password"] = accounts.PASSWORD_REQUIRED
     if errors:
         raise ApiError(400, FIELDS_INVALID, errors)
     # PostgreSQL text cannot hold NUL; no account's email contains one anyway.
@@ -195,6 +196,7 @@ def list_invitations():
 
 
 @bp.post("/companies/invitations/create")
+@limits.invitation_creation
 @manager_required
 def create_invitation():
     """Create an invitation for the current company: ``{email?, expiresInDays?, maxUses?}``."""
@@ -207,6 +209,7 @@ def create_invitation():
 
 
 @bp.post("/companies/invitations/validate")
+@limits.code_guessing
 @login_required
 def validate_invitation():
     """Whether ``{code}`` can be used now, with what is left of it and whose company it is."""
@@ -215,6 +218,7 @@ def validate_invitation():
 
 
 @bp.post("/companies/invitations/accept")
+@limits.code_guessing
 @login_required
 def accept_invitation():
     """Use one place on ``{code}`` and join its company as a MEMBER."""

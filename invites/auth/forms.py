@@ -1,14 +1,22 @@
 """Forms for registering and logging in."""
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
 
 from ..accounts import (
+    COMPANY_NAME_INVALID,
     COMPANY_NAME_MAX_LENGTH,
+    CONTROL_CHARACTERS,
+    EMAIL_INVALID,
+    EMAIL_MAX_LENGTH,
+    EMAIL_REQUIRED,
+    NAME_INVALID,
     NAME_MAX_LENGTH,
+    PASSWORD_REQUIRED,
     PASSWORD_INVALID,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
+    has_control_characters,
 )
 
 
@@ -17,10 +25,20 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def no_control_characters(form, field):
+    """The accounts rule for names, checked here too so that every error shows at once."""
+    if isinstance(field.data, str) and has_control_characters(field.data):
+        raise ValidationError(CONTROL_CHARACTERS)
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired("Enter your email."), Length(max=254)], filters=[strip])
+    email = EmailField(
+        "Email",
+        validators=[InputRequired(EMAIL_REQUIRED), Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID)],
+        filters=[strip],
+    )
     password = PasswordField(
-        "Password", validators=[InputRequired("Enter your password."), Length(max=PASSWORD_MAX_LENGTH)]
+        "Password", validators=[InputRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX_LENGTH)]
     )
     next = HiddenField()
 
@@ -28,13 +46,21 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     name = StringField(
         "Your name",
-        validators=[InputRequired("Enter your name."), Length(max=NAME_MAX_LENGTH)],
+        validators=[
+            InputRequired("Enter your name."),
+            Length(max=NAME_MAX_LENGTH, message=NAME_INVALID),
+            no_control_characters,
+        ],
         filters=[strip],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
         "Email",
-        validators=[InputRequired("Enter your email."), Email("Enter a valid email address."), Length(max=254)],
+        validators=[
+            InputRequired(EMAIL_REQUIRED),
+            Email(EMAIL_INVALID),
+            Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID),
+        ],
         filters=[strip],
         render_kw={"autocomplete": "email"},
     )
@@ -54,7 +80,11 @@ class RegisterForm(FlaskForm):
     )
     company_name = StringField(
         "Company name (optional)",
-        validators=[Optional(), Length(max=COMPANY_NAME_MAX_LENGTH)],
+        validators=[
+            Optional(),
+            Length(max=COMPANY_NAME_MAX_LENGTH, message=COMPANY_NAME_INVALID),
+            no_control_characters,
+        ],
         filters=[strip],
         description="Create a company and become its owner. Leave empty if you are joining one through an invitation.",
     )

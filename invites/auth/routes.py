@@ -3,11 +3,24 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
-from .. import accounts, limits
+from .. import accounts, invitations, limits
 from ..extensions import db, login_manager
+from ..htmx import current_page, is_htmx_request
 from ..models import User
 from ..tenancy import SESSION_KEY
 from .forms import LoginForm, RegisterForm
@@ -33,9 +46,8 @@ def unauthorized():
         login_manager.blueprint_login_views[request.blueprint]
     ):
         abort(401)
-    if request.headers.get("HX-Request") == "true":
-        current = urlsplit(request.headers.get("HX-Current-URL", ""))
-        back = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+    if is_htmx_request():
+        back = safe_next(current_page())
         response = make_response("", 401)
         response.headers["HX-Redirect"] = url_for("auth.login", next=back or request.path)
         return response
@@ -63,7 +75,10 @@ def safe_next(target: str | None) -> str | None:
         return None
     if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
     if parts.scheme or parts.netloc:
         return None
     return target
@@ -96,6 +111,24 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+def _invited_email(next_path: str | None) -> str | None:
+    """The target email of the invitation a sign-up returns to, to pre-fill the form.
+
+    Found on the server from ``next=/invite/<code>``, so the address never
+    travels in a URL (browser history, access logs, Referer).
+    """
+    if not next_path:
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("localhost").match(urlsplit(next_path).path, method="GET")
+    except (HTTPException, ValueError):
+        return None
+    if endpoint != "invite.show":
+        return None
+    invitation = invitations.find_by_code(args["code"])
+    return invitation.email if invitation is not None else None
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """Create an account, and a company if a name is given."""
@@ -104,7 +137,7 @@ def register():
     form = RegisterForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
-        form.email.data = request.args.get("email", "")[:254] or None
+        form.email.data = _invited_email(form.next.data)
     if form.validate_on_submit():
         try:
             user = accounts.create_account(

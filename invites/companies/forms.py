@@ -7,9 +7,9 @@ from ..models import Role
 
 
 class RoleForm(FlaskForm):
-    """Make a member an admin, or back."""
+    """Give a member another role; the domain keeps the last owner from stepping down."""
 
-    role = HiddenField("Role", validators=[InputRequired(), AnyOf([Role.ADMIN.value, Role.MEMBER.value])])
+    role = HiddenField("Role", validators=[InputRequired(), AnyOf([role.value for role in Role])])
 
 
 class RemoveMemberForm(FlaskForm):

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from .. import accounts, audit, invitations
 from ..auth.routes import safe_next
-from ..extensions import db
+from ..errors import error_response
 from ..htmx import render_page_or_fragment
 from ..models import Membership, Role
 from ..tenancy import (
@@ -20,11 +20,10 @@ from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
 
-
 def _member_or_404(membership_id: int) -> Membership:
     """A membership of the current company; 404 for any other."""
-    membership = db.session.get(Membership, membership_id)
-    if membership is None or membership.company_id != current_membership().company_id:
+    membership = accounts.get_membership(membership_id, current_membership().company_id)
+    if membership is None:
         abort(404)
     return membership
 
@@ -62,14 +61,14 @@ def change_role(membership_id: int):
     target = _member_or_404(membership_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose Admin or Member.", "error")
+        # The page only offers the three roles; anything else was made by hand.
+        return error_response(400, accounts.ROLE_INVALID)
+    try:
+        accounts.change_role(target, Role(form.role.data), current_user)
+    except accounts.AccountError as exc:
+        flash(exc.errors["role"], "error")
     else:
-        try:
-            accounts.change_role(target, Role(form.role.data), current_user)
-        except accounts.AccountError as exc:
-            flash(exc.errors["role"], "error")
-        else:
-            flash(f"{target.user.name} is now {form.role.data.lower()}.", "success")
+        flash(f"{target.user.name} is now {form.role.data.lower()}.", "success")
     return redirect(url_for(".members"))
 
 

@@ -22,24 +22,21 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from .. import audit, invitations
+from .. import audit, invitations, limits
 from ..auth.routes import safe_next
 from ..errors import error_response
-from ..htmx import is_htmx, render_page_or_fragment, trigger
+from ..extensions import limiter
+from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url, url_pattern
-from ..models import Invitation
-from ..tenancy import current_membership, get_invitation_or_404, manager_required
+from ..masking import short_code
+from ..models import ID_MAX, Invitation
+from ..tenancy import current_membership, get_invitation_or_404, manager_required, page_company_required
 from .forms import CreateInvitationForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 # A new card is put on top of the list only where it belongs: page 1 of these.
 _SHOWS_NEW = {invitations.Filter.ALL, invitations.Filter.ACTIVE}
-
-
-def short_code(code: str) -> str:
-    """The first characters of a code: enough to tell invitations apart in labels."""
-    return code[:12] + "…"
 
 
 @bp.context_processor
@@ -53,7 +50,6 @@ def _card_helpers() -> dict:
     return {
         "invitations": invitations,
         "invite_url": invite_url,
-        "short_code": short_code,
         "return_to": _return_to(),
         "card_urls": SimpleNamespace(
             set_active=url_pattern("dashboard.set_active", "invitation_id"),
@@ -74,8 +70,7 @@ def _return_to() -> str:
     if request.form.get("next"):
         target = request.form["next"]
     elif is_htmx():
-        parts = urlsplit(request.headers.get("HX-Current-URL", ""))
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        target = current_page()
     elif request.method == "GET":
         target = request.full_path.rstrip("?")
     else:
@@ -154,7 +149,9 @@ def company():
 
 
 @bp.post("/company/invitations")
+@limits.invitation_creation
 @manager_required
+@page_company_required
 def create():
     """Create an invitation from the form.
 
@@ -198,6 +195,7 @@ def create():
 
 @bp.post("/company/invitations/<int:invitation_id>/active")
 @manager_required
+@page_company_required
 def set_active(invitation_id: int):
     """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
     invitation = get_invitation_or_404(invitation_id)
@@ -215,6 +213,7 @@ def set_active(invitation_id: int):
 
 @bp.post("/company/invitations/<int:invitation_id>/revoke")
 @manager_required
+@page_company_required
 def revoke(invitation_id: int):
     """Revoke an invitation for good, once confirmed; answers its card.
 
@@ -247,38 +246,50 @@ def redemptions(invitation_id: int):
     )
 
 
+@bp.get("/company/invitations/<int:invitation_id>/activity")
+@manager_required
+def activity(invitation_id: int):
+    """What happened to one invitation, newest first: a page, or the fragment its card loads."""
+    invitation = get_invitation_or_404(invitation_id)
+    return render_page_or_fragment(
+        "dashboard/activity.html",
+        block="activity",
+        inv=invitation,
+        events=audit.invitation_events(invitation.id),
+    )
+
+
 @bp.get("/company/changes")
+# Every open dashboard asks every 3 s; a limit here would stop live usage, never an attacker.
+@limiter.exempt
 @manager_required
 def changes():
     """Live usage: the cards changed since the audit cursor ``after``, out of band.
 
     The dashboard asks every few seconds. Nothing new: 204 and no body, after
     one query on ``audit_events``. Otherwise the changed cards, each swapped
-    in by its id, and a poller carrying the new cursor.
+    in by its id, and a poller carrying the new cursor. Changes made by this
+    admin count too: they have other tabs and devices. Cards of the last few
+    seconds are sent again (see ``audit.RECENT``); only what is new past the
+    cursor is announced.
     """
     try:
         after = int(request.args.get("after", ""))
     except ValueError:
         abort(400)
-    if not 0 <= after < 2**63:
+    # A cursor is an audit row's id (0: none yet); beyond any id it is no cursor at all.
+    if not 0 <= after <= ID_MAX:
         abort(400)
     company_id = current_membership().company_id
     events = audit.changes_since(company_id, after)
     if not events:
         return "", 204
-    # This admin's own pauses and revokes already swapped their cards here;
-    # sending them again would close an open "Who used it" under their hands.
-    touched = [
-        e.invitation_id
-        for e in events
-        if e.invitation_id is not None
-        and (e.actor_id != current_user.id or e.action == audit.Action.ACCEPT.value)
-    ]
+    touched = [e.invitation_id for e in events if e.invitation_id is not None]
     changed = invitations.get_many_for_company(list(dict.fromkeys(touched)), company_id)
     response = make_response(
-        render_template("dashboard/_changes.html", changed=changed, cursor=events[-1].id)
+        render_template("dashboard/_changes.html", changed=changed, cursor=max(after, events[-1].id))
     )
-    used = {e.invitation_id for e in events if e.action == audit.Action.ACCEPT.value}
+    used = {e.invitation_id for e in events if e.action == audit.Action.ACCEPT.value and e.id > after}
     news = [
         f"Invitation {short_code(inv.code)} now has {inv.used_count}/{inv.max_uses} uses."
         for inv in changed

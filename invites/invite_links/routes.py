@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
-from .. import invitations
+from .. import invitations, limits
 from ..htmx import render_page_or_fragment
 from ..invitations import InvitationRefused, Refusal
 from ..models import Invitation
@@ -51,10 +51,12 @@ def _page(code: str, invitation: Invitation | None, refused: InvitationRefused |
 
 
 @bp.get("/<code>")
+@limits.code_guessing
 def show(code: str):
     """What the invitation offers (company, inviter, spots left, expiry) or why it can't be used.
 
-    Reads only: link previewers and mail scanners open these links too.
+    Reads only: link previewers and mail scanners open these links too. Unknown
+    codes are limited per client and per user (``limits.code_guessing``).
     """
     user = current_user if current_user.is_authenticated else None
     try:
@@ -65,6 +67,7 @@ def show(code: str):
 
 
 @bp.post("/<code>/accept")
+@limits.code_guessing
 def accept(code: str):
     """Join the company through the invitation, then land on it with a flash.
 

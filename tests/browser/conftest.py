@@ -15,10 +15,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from invites import create_app
-from invites.extensions import db
 
-from ..conftest import CI, PASSWORD, _empty_all_tables, base_config
+from ..conftest import CI, PASSWORD, fresh_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -67,12 +65,8 @@ def browser():
 @pytest.fixture
 def app(database_url):
     """The shared ``app`` fixture, but with CSRF protection on, as a real browser meets it."""
-    app = create_app({**base_config(database_url), "WTF_CSRF_ENABLED": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_all_tables()
-        db.engine.dispose()
+    with fresh_app(database_url, WTF_CSRF_ENABLED=True) as app:
+        yield app
 
 
 @pytest.fixture

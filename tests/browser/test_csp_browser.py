@@ -11,7 +11,7 @@ from invites import invitations
 
 from .conftest import log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite]
 
 HTMX_PAGE = """{% extends "base.html" %}
 {% block content %}

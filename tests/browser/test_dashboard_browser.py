@@ -248,6 +248,40 @@ def test_an_acceptance_elsewhere_shows_on_the_open_dashboard(new_page, app, make
     expect(card.locator(".redemptions-body")).to_contain_text("ann@example.com")
 
 
+def test_activity_opens_inside_the_card(new_page, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=2)
+    page = new_page()
+    log_in(page, "boss@example.com")
+    mark_page(page)
+    card = card_of(page, invitation.id)
+    card.get_by_role("button", name=re.compile("^Pause invitation")).click()
+    expect(card.locator(".badge-paused")).to_have_text("PAUSED")
+    card.get_by_text("Activity", exact=True).click()
+    body = card.locator(".invitation-activity-body")
+    expect(body.locator("li")).to_have_count(2)
+    expect(body.locator("li").first).to_contain_text("Acme Owner paused an invitation")
+    expect(body.locator("li").last).to_contain_text("created an invitation (max uses 2, expires in 7 days)")
+    assert_not_reloaded(page)
+
+
+def test_an_open_who_used_it_stays_open_and_fresh_when_live_usage_swaps_the_card(new_page, app, make, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    accept_as(app, make, invitation.code, "ann@example.com")
+    page = new_page()
+    log_in(page, "boss@example.com")
+    card = card_of(page, invitation.id)
+    card.get_by_text("Who used it (1)").click()
+    expect(card.locator(".redemptions-body")).to_contain_text("ann@example.com")
+
+    accept_as(app, make, invitation.code, "bob@example.com")
+
+    expect(card).to_contain_text("2/3 uses", timeout=5000)
+    expect(card.locator("details.redemptions")).to_have_attribute("open", "")
+    expect(card.locator(".redemptions-body")).to_contain_text("bob@example.com")
+
+
 def test_seed_003_use_cases_from_the_dashboard(new_page, app, make, acme):
     """Team onboarding, event registration, temporary access, department access."""
     page = new_page()
@@ -351,3 +385,16 @@ def test_filters_and_revoke_without_javascript(new_page, app, acme):
     page.get_by_role("link", name="Revoked").click()
     expect(card_of(page, invitation.id)).to_contain_text("REVOKED")
     assert load(app, invitation.id).revoked_at is not None
+
+
+def test_activity_without_javascript_is_a_link_to_its_page(new_page, app, acme):
+    company, owner = acme
+    invitation = new_invitation(app, company, owner)
+    page = new_page(java_script_enabled=False)
+    log_in(page, "boss@example.com")
+    card = card_of(page, invitation.id)
+    card.get_by_text("Activity", exact=True).click()
+    card.get_by_role("link", name=re.compile("^See the activity of invitation")).click()
+    page.wait_for_url(f"**/dashboard/company/invitations/{invitation.id}/activity")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Activity of invitation")
+    expect(page.locator("ol.events li")).to_contain_text("Acme Owner created an invitation")
