@@ -474,7 +474,15 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
                     # Ends when every request is answered; this only caps a run that lost
                     # answers (a socket error drops its request), assuming >= 20 req/s.
                     seconds = max(args.duration, 60 + len(prepared) // 20)
+                load_before, cpu_before = os.getloadavg(), instance.cpu_seconds()
                 result = summarise(wrk(instance.url, requests_file, endpoint.mode, args, seconds, done_dir), endpoint.mode)
+                cpu_after = instance.cpu_seconds()
+                result["load_average_before"] = [round(x, 2) for x in load_before]
+                if cpu_before is not None and cpu_after is not None and result["requests"]:
+                    # Includes the answers wrk's last moments left unmeasured: a slight overestimate.
+                    result["server_cpu_ms_per_request"] = round(
+                        (cpu_after - cpu_before) * 1000 / result["requests"], 2
+                    )
                 if endpoint.mode == "once" and result["answered_by_script"] != len(prepared):
                     notes.append(f"incomplete: {result['answered_by_script']} of {len(prepared)} requests answered")
                 result.update(path=path, method=endpoint.method, mode=endpoint.mode)
@@ -496,21 +504,25 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
 
 
 def print_report(results: dict) -> None:
-    header = f"{'backend':<11}{'endpoint':<13}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'requests':>10}  note"
+    header = (f"{'backend':<11}{'endpoint':<13}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+              f"{'requests':>10}{'cpu ms':>8}{'load':>6}  note")
     print()
+    print("cpu ms: gunicorn's CPU time (master and workers) per request; load: 1-minute load average before the run")
     print(header)
     print("-" * len(header))
     for backend, report in results["backends"].items():
         for name, r in report["endpoints"].items():
             if r["status"] != "measured":
-                print(f"{backend:<11}{name:<13}{'-':>9}{'-':>9}{'-':>9}{'-':>9}{'-':>8}{'-':>10}  {r['note']}")
+                print(f"{backend:<11}{name:<13}{'-':>9}{'-':>9}{'-':>9}{'-':>9}{'-':>8}{'-':>10}{'-':>8}{'-':>6}  {r['note']}")
                 continue
             note = "; ".join(r.get("notes", []))
             if r["errors"]:
                 note = (note + "; " if note else "") + f"statuses {r['statuses']}; first error: {r['error_sample']!r}"[:200]
             lat = r["latency_ms"]
+            cpu = r.get("server_cpu_ms_per_request")
             print(f"{backend:<11}{name:<13}{r['requests_per_second']:>9.1f}{lat['p50']:>9.2f}{lat['p95']:>9.2f}"
-                  f"{lat['p99']:>9.2f}{r['errors']:>8}{r['requests']:>10}  {note}")
+                  f"{lat['p99']:>9.2f}{r['errors']:>8}{r['requests']:>10}{cpu if cpu is not None else '-':>8}"
+                  f"{r['load_average_before'][0]:>6.1f}  {note}")
         inv = report.get("invariants")
         if inv:
             verdict = "OK" if inv["ok"] else "BROKEN"

@@ -52,6 +52,26 @@ class Instance:
         except OSError:
             return "(no log)"
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by gunicorn's master and workers; None off Linux.
+
+        Read around a run, it gives the server's CPU per request, a figure other
+        programs on a shared machine disturb far less than requests/s.
+        """
+        def own_and_children(pid: int) -> float:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    seconds += sum(own_and_children(int(child)) for child in children.read().split())
+            return seconds
+
+        try:
+            return own_and_children(self.process.pid)
+        except (OSError, ValueError):
+            return None
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (gunicorn's graceful stop), then SIGKILL to the whole group if it lingers."""
         if self.process.poll() is None:

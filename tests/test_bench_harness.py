@@ -138,6 +138,7 @@ def test_gunicorn_instance_starts_serves_and_stops(database_url, tmp_path):
         connection.request("GET", "/")
         assert connection.getresponse().status == 200
         connection.close()
+        assert instance.cpu_seconds() > 0  # the master and its worker, importing the app at least
     finally:
         instance.stop()
     assert instance.process.returncode is not None

@@ -16,6 +16,7 @@ from invites.security import csrf_token
         ("dashboard.set_active", "invitation_id", 7),
         ("dashboard.revoke", "invitation_id", 2**63 - 1),
         ("dashboard.redemptions", "invitation_id", 918_273_645),
+        ("dashboard.activity", "invitation_id", 42),
         ("invite.show", "code", "Zx81kQ-_aB3"),
         # Not a code the app makes, but a pattern must quote like the route would.
         ("invite.show", "code", "a b/é?#%"),

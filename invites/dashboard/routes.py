@@ -55,6 +55,7 @@ def _card_helpers() -> dict:
             set_active=url_pattern("dashboard.set_active", "invitation_id"),
             revoke=url_pattern("dashboard.revoke", "invitation_id"),
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
+            activity=url_pattern("dashboard.activity", "invitation_id"),
         ),
     }
 
