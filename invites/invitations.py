@@ -106,6 +106,11 @@ class Filter(str, enum.Enum):
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
 
+    @property
+    def shows_new(self) -> bool:
+        """A new invitation is active: the lists that show it straight away."""
+        return self in (Filter.ALL, Filter.ACTIVE)
+
 
 # --- input -------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ def role_required(*roles: Role):
     return decorator
 
 
-manager_required = role_required(Role.OWNER, Role.ADMIN)
+manager_required = role_required(*(role for role in Role if role.manages_invitations))
 owner_required = role_required(Role.OWNER)
 
 

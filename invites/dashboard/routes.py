@@ -35,10 +35,6 @@ from .forms import CreateInvitationForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-# A new card is put on top of the list only where it belongs: page 1 of these.
-_SHOWS_NEW = {invitations.Filter.ALL, invitations.Filter.ACTIVE}
-
-
 @bp.context_processor
 def _card_helpers() -> dict:
     """What the card partial needs, wherever it is rendered from.
@@ -179,7 +175,7 @@ def create():
         flash(message, "success")
         return redirect(url_for(".company"))
     which, page = _view_of(_return_to())
-    shown = which in _SHOWS_NEW and page == 1
+    shown = which.shows_new and page == 1
     if not shown:
         message += " Show all invitations to see it."
     response = render_page_or_fragment(

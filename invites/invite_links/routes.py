@@ -45,8 +45,6 @@ def _page(code: str, invitation: Invitation | None, refused: InvitationRefused |
     # The page holds a CSRF token and a per-user answer: a back button or a
     # shared cache must ask again rather than offer "Join" after joining.
     response.headers["Cache-Control"] = "no-store"
-    # The code is the secret; links to other sites must not carry it away.
-    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
