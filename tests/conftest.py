@@ -19,12 +19,15 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
+import time_machine
 from flask_migrate import upgrade
 
 from invites import create_app
 from invites import accounts
 from invites.extensions import db
-from invites.models import Company, Membership, Role, User
+from invites.models import Company, Membership, Role, User, utcnow
+
+from .clock import chosen_now, shift_database_clock
 
 CI = os.environ.get("CI", "").strip().lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
@@ -45,8 +48,25 @@ def redis_unavailable() -> str | None:
     return None
 
 
+TEST_NOW = chosen_now()
+
+
 def pytest_report_header(config):
-    return f"database backend: {BACKEND}" + (f" ({TEST_DATABASE_URL})" if TEST_DATABASE_URL else "")
+    lines = [f"database backend: {BACKEND}" + (f" ({TEST_DATABASE_URL})" if TEST_DATABASE_URL else "")]
+    if TEST_NOW:
+        lines.append(f"clock: INVITES_TEST_NOW={TEST_NOW.isoformat()} (Python and database clocks moved there)")
+    return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_clock():
+    """The whole session at ``INVITES_TEST_NOW`` when it is set (tests/clock.py), else today."""
+    if TEST_NOW is None:
+        yield None
+        return
+    shift_database_clock(TEST_NOW - utcnow())
+    with time_machine.travel(TEST_NOW, tick=True):
+        yield TEST_NOW
 
 
 def pytest_collection_modifyitems(config, items):

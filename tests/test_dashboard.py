@@ -13,6 +13,7 @@ from invites import invitations
 from invites.extensions import db
 from invites.models import AuditEvent, Invitation, Membership, Role
 
+from .clock import frozen_at
 from .conftest import age_audit_trail
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
@@ -362,11 +363,13 @@ def test_card_states_follow_seed_003s_table(client, app, make, acme):
     assert "REVOKED" in c and "<form" not in c and "Copy Link" not in c
 
 
-def test_expiry_date_is_written_like_the_seed(client, app, acme):
-    company, owner = acme
-    invitation = new_invitation(app, company, owner)
-    move_expiry(app, invitation.id, datetime(2031, 2, 1, 9, tzinfo=timezone.utc))
-    c = card(text(client.get(DASHBOARD)), invitation.id)
+def test_expiry_date_is_written_like_the_seed(client, app, make, auth):
+    with frozen_at(datetime(2031, 1, 25, 9, tzinfo=timezone.utc)):
+        company, owner = make.company("Acme", owner_email="boss@example.com")
+        auth.login("boss@example.com")
+        invitation = new_invitation(app, company, owner)
+        move_expiry(app, invitation.id, datetime(2031, 2, 1, 9, tzinfo=timezone.utc))
+        c = card(text(client.get(DASHBOARD)), invitation.id)
     assert "Expires:" in c and ">Feb 1, 2031</time>" in c
 
 

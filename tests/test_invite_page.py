@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from invites import create_app
 from invites.extensions import db
+from invites.formatting import moment
 from invites.models import Membership
 from invites.tenancy import SESSION_KEY
 
@@ -65,7 +66,7 @@ def test_page_shows_company_inviter_spots_left_and_expiry(client, app, acme, mak
     assert "<strong>Acme Owner</strong> invited you to join <strong>Acme</strong>" in page
     assert "3 of 5 spots left" in page
     expires = invitation_row(app, code)["expires_at"]
-    assert f'Expires <time datetime="{expires.isoformat()}">{expires.strftime("%b %d, %Y")}' in page
+    assert f'Expires <time datetime="{expires.isoformat()}">{moment(expires)}</time>' in page
     assert alert(page) is None
 
 
