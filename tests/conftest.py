@@ -64,7 +64,12 @@ def suite_clock():
     if TEST_NOW is None:
         yield None
         return
-    shift_database_clock(TEST_NOW - utcnow())
+    offset = TEST_NOW - utcnow()
+    shift_database_clock(offset)
+    # Programs the suite starts (gunicorn) travel by the same offset: tests/clock_site.
+    site = str(Path(__file__).resolve().parent / "clock_site")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")]))
+    os.environ["INVITES_TEST_CLOCK_OFFSET"] = str(offset.total_seconds())
     with time_machine.travel(TEST_NOW, tick=True):
         yield TEST_NOW
 
