@@ -35,7 +35,8 @@ def server_environment(database_url: str, redis_url: str | None) -> dict:
         SECRET_KEY="test-secret",
         DATABASE_URL=database_url,
         RATELIMIT_ENABLED="true",
-        PYTHONPATH=str(ROOT),
+        # Kept after the root: the suite's clock travels through it (tests/clock.py).
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
