@@ -365,7 +365,7 @@ def csrf_client(database_url, app):
 
 def _log_in_directly(client, user):
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 
