@@ -67,7 +67,9 @@ class Handler:
         if self.mode == "stall":
             import asyncio
 
+            # A server that never answered: whatever happens meanwhile, this copy is not taken.
             await asyncio.sleep(self.stall_seconds)
+            return "451 4.4.2 Timed out"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(Received(list(envelope.rcpt_tos), message))
         return "250 2.0.0 Queued"
