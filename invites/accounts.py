@@ -148,10 +148,10 @@ def create_account(
         db.session.add(company)
     if company is not None:
         db.session.add(Membership(user=user, company=company, role=role.value))
-    if not verified:
-        db.session.flush()
-        queue_confirmation(user)
     try:
+        if not verified:
+            db.session.flush()  # the confirmation link names the new id
+            queue_confirmation(user)
         db.session.commit()
     except IntegrityError:
         # Two sign-ups with one email at the same instant: the UNIQUE decides.
