@@ -396,3 +396,34 @@ def test_the_console_backend_prints_the_whole_email(database_url, capsys):
         assert re.search(r"http://localhost/confirm/\S+", printed)
         [row] = outbox_rows(app)
         assert row.state == "sent"
+
+
+def test_an_invitation_created_through_the_api_is_emailed_too(app, client, acme, smtp):
+    company, owner = acme
+    client.post("/api/auth/login", json={"email": owner.email, "password": PASSWORD})
+    response = client.post("/api/companies/invitations/create", json={"email": "api@example.com", "maxUses": 1})
+    assert response.status_code == 201
+    [mail] = smtp.to("api@example.com")
+    assert mail.subject == "Acme Owner invited you to join Acme"
+    code = response.get_json()["invitation"]["code"]
+    assert f"/invite/{code}?t=" in mail.link()
+
+
+def test_a_rolled_back_cause_leaves_no_email(app, acme, smtp):
+    """The outbox row belongs to its cause's transaction: no commit, no email."""
+    from invites import invitations
+    from invites.models import Company
+
+    company, owner = acme
+    with app.app_context():
+        invitation = Invitation(code="x" * 20, email="ghost@example.com", company_id=company.id,
+                                created_by=owner.id, expires_at=utcnow() + timedelta(days=1))
+        db.session.add(invitation)
+        db.session.flush()
+        invitations.queue_invitation_email(invitation, invitations.EmailKind.INVITATION,
+                                           inviter=db.session.get(User, owner.id))
+        db.session.flush()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEmail)) == 1  # written...
+        db.session.rollback()  # ...and gone with its cause
+        assert db.session.get(Company, company.id) is not None
+    assert outbox_rows(app) == [] and smtp.received == []
