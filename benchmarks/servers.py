@@ -14,7 +14,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # The app's own settings; anything not given here must not leak in from the caller's shell.
-APP_VARIABLES = ("DATABASE_URL", "SECRET_KEY", "INVITES_ENV", "REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL")
+APP_VARIABLES = (
+    "DATABASE_URL", "SECRET_KEY", "INVITES_ENV", "REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL", "MAIL_URL",
+)
 
 
 def _die_with_parent() -> None:
@@ -113,6 +115,8 @@ def start(
     """
     port = port or free_port()
     environment = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
+    # Production refuses to start without a mail server; the benchmarks print emails instead.
+    environment["MAIL_URL"] = "console://"
     environment.update(env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from flask import Flask, session
 from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
 
+from invites.extensions import db
 from invites.models import User
 from invites.tenancy import SESSION_KEY
 
@@ -49,8 +51,10 @@ def signed_session(
     with app.test_request_context(
         "/", headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": remote_addr}
     ):
-        # A transient User: login_user only needs its id, and nothing is loaded or stored.
-        login_user(User(id=user_id))
+        # A transient User: login_user only needs its id and session token (the cookie
+        # carries "<id>:<token>", which the loader checks); nothing else is loaded or stored.
+        token = db.session.scalar(select(User.session_token).where(User.id == user_id))
+        login_user(User(id=user_id, session_token=token))
         if company_id is not None:
             session[SESSION_KEY] = company_id
         token = generate_csrf()

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit
+from . import audit, outbox, tokens
 from .extensions import db
-from .models import Company, Membership, Role, User, as_id
+from .models import Company, EmailKind, Membership, Role, User, as_id, new_session_token, utcnow
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 200
@@ -101,8 +101,13 @@ def create_account(
     company_name: str | None = None,
     role: Role = Role.OWNER,
     company: Company | None = None,
+    verified: bool = False,
 ) -> User:
     """Create a user, and optionally a company they own (or join ``company`` with ``role``).
+
+    ``verified``: the address is already proven (an operator vouches for it, or the
+    person followed an invitation email's link). Otherwise a confirmation email is
+    written to the outbox in the same transaction as the account.
 
     Raises ``AccountError`` for bad input or an email that is taken; stores nothing then.
     """
@@ -130,7 +135,13 @@ def create_account(
     if errors:
         raise AccountError(errors)
 
-    user = User(email=email, name=name, password_hash=hash_password(password))
+    user = User(
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        email_verified_at=utcnow() if verified else None,
+        session_token=new_session_token(),
+    )
     db.session.add(user)
     if company is None and company_name is not None:
         company = Company(name=company_name)
@@ -138,6 +149,9 @@ def create_account(
     if company is not None:
         db.session.add(Membership(user=user, company=company, role=role.value))
     try:
+        if not verified:
+            db.session.flush()  # the confirmation link names the new id
+            queue_confirmation(user)
         db.session.commit()
     except IntegrityError:
         # Two sign-ups with one email at the same instant: the UNIQUE decides.
@@ -164,6 +178,147 @@ def authenticate(email: object, password: object) -> User | None:
         check_password_hash(_DUMMY_HASH[method], password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+# --- verified addresses, password reset, sessions -----------------------------
+
+CONFIRM_SUBJECT = "Confirm your email address for Invites"
+RESET_SUBJECT = "Reset your Invites password"
+RESET_PASSWORD_MISMATCH = "The passwords do not match."
+
+
+def confirmation_token(user: User) -> str:
+    """The confirm link's token: this user and address, good while the account is unverified."""
+    return tokens.make(tokens.Purpose.CONFIRM, {"u": user.id, "e": user.email})
+
+
+def queue_confirmation(user: User) -> None:
+    """Add the confirmation email to the current transaction (the caller commits)."""
+    outbox.queue_email(
+        EmailKind.CONFIRM,
+        user.email,
+        CONFIRM_SUBJECT,
+        "confirm",
+        user_id=user.id,
+        name=user.name,
+        link=outbox.absolute_url("auth.confirm_email", token=confirmation_token(user)),
+        hours=tokens.Purpose.CONFIRM.max_age // 3600,
+    )
+
+
+def resend_confirmation(user: User) -> bool:
+    """Send the confirmation email again; False when the address is already confirmed."""
+    user = db.session.get(User, user.id)
+    if user is None or user.email_verified_at is not None:
+        return False
+    queue_confirmation(user)
+    db.session.commit()
+    return True
+
+
+def confirm_email(token: str) -> User | None:
+    """Verify the address a confirmation token names; the user, or None for a bad/used/old token.
+
+    One UPDATE decides: it matches only while the account still has that address
+    and is unverified, so a token works once.
+    """
+    payload = tokens.read(tokens.Purpose.CONFIRM, token)
+    if payload is None or as_id(payload.get("u")) is None or not isinstance(payload.get("e"), str):
+        return None
+    changed = db.session.execute(
+        update(User)
+        .where(User.id == payload["u"], User.email == payload["e"], User.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return db.session.get(User, payload["u"]) if changed == 1 else None
+
+
+def verify_address(user: User) -> None:
+    """Mark ``user``'s address as proven (they followed a link sent to it); no-op if it is."""
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def request_password_reset(email: object) -> None:
+    """Email a reset link if an account has this address; the same (nothing) to tell either way."""
+    if not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH:
+        return
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    token = tokens.make(
+        tokens.Purpose.RESET, {"u": user.id, "p": tokens.password_fingerprint(user.password_hash)}
+    )
+    outbox.queue_email(
+        EmailKind.RESET,
+        user.email,
+        RESET_SUBJECT,
+        "reset",
+        user_id=user.id,
+        name=user.name,
+        link=outbox.absolute_url("auth.reset_password", token=token),
+        minutes=tokens.Purpose.RESET.max_age // 60,
+    )
+    db.session.commit()
+
+
+def user_for_reset(token: str) -> User | None:
+    """The user a reset token is for, while their password is still the one it was made for."""
+    payload = tokens.read(tokens.Purpose.RESET, token)
+    if payload is None or as_id(payload.get("u")) is None:
+        return None
+    user = db.session.get(User, payload["u"])
+    if user is None or payload.get("p") != tokens.password_fingerprint(user.password_hash):
+        return None
+    return user
+
+
+def reset_password(token: str, password: object) -> User | None:
+    """Set a new password through a reset token; ends every session of the account.
+
+    The token names the old password, so the UPDATE that replaces it decides: a
+    token works once. Following the link also proves the address.
+    """
+    user = user_for_reset(token)
+    if user is None:
+        return None
+    check_password(password)
+    old_hash = user.password_hash
+    changed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == old_hash)
+        .values(
+            password_hash=hash_password(password),
+            session_token=new_session_token(),
+            email_verified_at=func.coalesce(User.email_verified_at, utcnow()),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if changed != 1:
+        return None
+    db.session.refresh(user)
+    return user
+
+
+def end_sessions(user_id: int) -> None:
+    """Give the user a new session token: every cookie signed in with the old one stops working.
+
+    Added to the current transaction; the caller commits.
+    """
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_token=new_session_token())
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- memberships -------------------------------------------------------------
@@ -290,4 +445,6 @@ def remove_member(membership: Membership, actor: User) -> None:
         actor_id=actor.id,
         subject_user_id=user_id,
     )
+    # The removed member's open sessions end with the removal.
+    end_sessions(user_id)
     db.session.commit()

@@ -20,6 +20,7 @@ class Action(str, enum.Enum):
     START = "invitation.start"
     REVOKE = "invitation.revoke"
     ACCEPT = "invitation.accept"
+    EMAIL_RESEND = "invitation.email_resend"
     ROLE_CHANGE = "member.role_change"
     MEMBER_REMOVE = "member.remove"
 
@@ -34,6 +35,7 @@ _LABELS = {
     Action.START: "started an invitation",
     Action.REVOKE: "revoked an invitation",
     Action.ACCEPT: "joined through an invitation",
+    Action.EMAIL_RESEND: "sent an invitation's email again",
     Action.ROLE_CHANGE: "changed a member's role",
     Action.MEMBER_REMOVE: "removed a member",
 }

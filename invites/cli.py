@@ -14,6 +14,19 @@ from .models import Role
 def register(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(worker)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Sweep once, send what is queued, and stop.")
+@with_appcontext
+def worker(burst: bool):
+    """Send the emails of the outbox: an RQ worker on REDIS_URL, with the outbox sweep beside it."""
+    from flask import current_app
+
+    from . import outbox
+
+    outbox.run_worker(current_app._get_current_object(), burst=burst)
 
 
 @click.command("create-user")
@@ -27,9 +40,14 @@ def register(app: Flask) -> None:
     default=None,
     help="Role in --company (default: OWNER of a company it creates, MEMBER of an existing one).",
 )
+@click.option(
+    "--unverified", is_flag=True, default=False,
+    help="Leave the address unconfirmed and email a confirmation link (default: the operator vouches for it).",
+)
 @with_appcontext
-def create_user(email: str, password: str, name: str | None, company_name: str | None, role: str | None):
-    """Create a user EMAIL, optionally in a company with a role."""
+def create_user(email: str, password: str, name: str | None, company_name: str | None, role: str | None,
+                unverified: bool):
+    """Create a user EMAIL, optionally in a company with a role; verified unless --unverified."""
     if role is not None and company_name is None:
         raise click.UsageError("--role needs --company.")
     company = None
@@ -51,6 +69,7 @@ def create_user(email: str, password: str, name: str | None, company_name: str |
             company_name=company_name,
             role=chosen,
             company=company,
+            verified=not unverified,
         )
     except accounts.AccountError as exc:
         raise click.ClickException(" ".join(exc.errors.values())) from None

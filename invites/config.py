@@ -77,6 +77,7 @@ def load_config(instance_path: str) -> dict:
                 "process, or RATELIMIT_ENABLED=false."
             )
         storage = "memory://"
+    mail_url, mail_from = _mail(development)
     return {
         "INVITES_ENV": "development" if development else "production",
         "SECRET_KEY": secret_key,
@@ -102,4 +103,38 @@ def load_config(instance_path: str) -> dict:
         # Forms have no time limit of their own; the session's CSRF secret is enough.
         "WTF_CSRF_TIME_LIMIT": None,
         "INVITATIONS_PER_PAGE": 50,
+        # Email (see invites/mail.py and invites/outbox.py, README "Email").
+        "MAIL_URL": mail_url,
+        "MAIL_FROM": mail_from,
+        "MAIL_QUEUE_URL": os.environ.get("MAIL_QUEUE_URL", "").strip() or None,
+        "MAIL_SWEEP_SECONDS": _whole_number("MAIL_SWEEP_SECONDS", 15),
+        "MAIL_RETRY_SECONDS": _whole_number("MAIL_RETRY_SECONDS", 30),
+        "MAIL_LEASE_SECONDS": _whole_number("MAIL_LEASE_SECONDS", 120),
+        "MAIL_GIVE_UP_SECONDS": _whole_number("MAIL_GIVE_UP_SECONDS", 24 * 3600),
+        "MAIL_QUEUE_NAME": os.environ.get("MAIL_QUEUE_NAME", "").strip() or "invites-mail",
     }
+
+
+def _mail(development: bool) -> tuple[str | None, str | None]:
+    """``MAIL_URL`` and ``MAIL_FROM``, checked: production sends real email or says it will not.
+
+    Without ``MAIL_URL`` development prints emails to the console; production
+    refuses to start unless ``MAIL_URL=console://`` is set explicitly.
+    """
+    from .mail import MailConfigError, parse_mail_url
+
+    url = os.environ.get("MAIL_URL", "").strip() or None
+    sender = os.environ.get("MAIL_FROM", "").strip() or None
+    try:
+        settings = parse_mail_url(url)
+    except MailConfigError as exc:
+        raise RuntimeError(str(exc)) from None
+    if url is None and not development:
+        raise RuntimeError(
+            "MAIL_URL is not set: invitation, confirmation and password-reset emails need a mail "
+            "server (smtp://host:25, smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465), "
+            "or MAIL_URL=console:// to print them to the log instead."
+        )
+    if not settings.console and sender is None:
+        raise RuntimeError("MAIL_FROM is not set: emails need a sender, e.g. MAIL_FROM='Invites <invites@example.com>'.")
+    return url, sender

@@ -13,17 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, case, exists, not_, select, update
+from sqlalchemy import and_, case, exists, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.expression import FunctionElement
 
-from . import audit
+from . import audit, outbox, tokens
 from .accounts import EMAIL_MAX_LENGTH, normalise_email
 from .extensions import db
 from .models import (
     Company,
+    EmailKind,
+    OutboxEmail,
     Invitation,
     InvitationStatus,
     Membership,
@@ -55,6 +57,8 @@ class Refusal(enum.Enum):
     FULL = "This invitation has reached its maximum number of uses"
     PAUSED = "This invitation has been paused"
     WRONG_ACCOUNT = "This invitation was sent to a different email address"
+    # The right address, not yet proven: anyone could have typed it when signing up.
+    UNVERIFIED = "Confirm your email address to use this invitation"
     ALREADY_MEMBER = "You are already a member of {company}"
     # A member who was removed and opens the same link again: one user, one use.
     ALREADY_USED = "You have already used this invitation"
@@ -281,9 +285,15 @@ def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Inv
 
 
 def user_refusal(invitation: Invitation, user: User) -> Refusal | None:
-    """Why this user in particular may not use the invitation, in order, or None."""
+    """Why this user in particular may not use the invitation, in order, or None.
+
+    Wrong account, then (for an invitation with a target address) an address not
+    yet verified, then already a member, then already used.
+    """
     if not email_matches(invitation, user):
         return Refusal.WRONG_ACCOUNT
+    if invitation.email is not None and user.email_verified_at is None:
+        return Refusal.UNVERIFIED
     # One statement, so one snapshot: a use commits its membership and its
     # redemption together, and a racing request must see both or neither.
     member, redeemed = db.session.execute(
@@ -299,12 +309,21 @@ def user_refusal(invitation: Invitation, user: User) -> Refusal | None:
     return None
 
 
+def unverified_refusal(invitation: Invitation, user: User) -> Refusal | None:
+    """``UNVERIFIED`` when ``user`` is the target of the invitation but has not proven the
+    address yet (no query: validate asks this without the membership checks)."""
+    if invitation.email is not None and email_matches(invitation, user) and user.email_verified_at is None:
+        return Refusal.UNVERIFIED
+    return None
+
+
 def check(code: Any, user: User | None = None) -> Invitation:
     """The invitation behind ``code`` if ``user`` (or anyone, if None) could accept it now.
 
     Raises ``InvitationRefused`` with the first reason that applies: the five
-    invitation refusals in order, then wrong account, then already a member,
-    then already used. Reads only; a GET of the invite page calls this.
+    invitation refusals in order, then wrong account, then an unverified
+    address (targeted invitations), then already a member, then already used.
+    Reads only; a GET of the invite page calls this.
     """
     invitation = find_by_code(code)
     reason = refusal(invitation)
@@ -470,6 +489,9 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
                 invitation_id=invitation.id,
                 detail=creation_detail(new.max_uses, new.expires_in_days),
             )
+            if invitation.email is not None:
+                # The invitation email is committed with the invitation, or not at all.
+                queue_invitation_email(invitation, EmailKind.INVITATION, inviter=creator)
             db.session.commit()
             return invitation
         except IntegrityError:
@@ -631,3 +653,127 @@ def accept(code: Any, user: User) -> Acceptance:
         raise InvitationRefused(reason, invitation) from None
     db.session.refresh(invitation)
     return Acceptance(invitation=invitation, company=invitation.company, membership=membership)
+
+
+# --- the invitation email ------------------------------------------------------
+
+#: Where the invite page keeps the token of an invitation email's link, for sign-up.
+TOKEN_SESSION_KEY = "invitation_email_token"
+RESENDS_PER_DAY = 3
+RESEND_LIMIT = f"This invitation's email was already sent again {RESENDS_PER_DAY} times in the last 24 hours."
+NOT_TARGETED = "This invitation has no email address to send to."
+
+
+class ResendLimitReached(Exception):
+    """More resends of one invitation's email in 24 hours than ``RESENDS_PER_DAY``."""
+
+    message = RESEND_LIMIT
+
+    def __init__(self, retry_after: int):
+        self.retry_after = max(int(retry_after), 1)
+        super().__init__(self.message)
+
+
+def email_subject(invitation: Invitation, inviter: User | None = None) -> str:
+    inviter = inviter or invitation.creator
+    return f"{inviter.name} invited you to join {invitation.company.name}"
+
+
+def queue_invitation_email(invitation: Invitation, kind: EmailKind, inviter: User | None = None) -> None:
+    """Add the invitation email (first send, resend or reminder) to the current transaction.
+
+    Its link carries a signed token for the target address: whoever follows it
+    has shown they read that mailbox.
+    """
+    inviter = inviter or invitation.creator
+    company = invitation.company or db.session.get(Company, invitation.company_id)
+    link = outbox.absolute_url("invite.show", code=invitation.code, t=outbox.invite_token(invitation))
+    subject = email_subject(invitation, inviter)
+    if kind is EmailKind.REMINDER:
+        subject = f"Reminder: {subject}"
+    outbox.queue_email(
+        kind,
+        invitation.email,
+        subject,
+        "invitation",
+        invitation_id=invitation.id,
+        inviter=inviter.name,
+        company=company.name,
+        spots_left=remaining_uses(invitation),
+        expires_at=invitation.expires_at,
+        link=link,
+        target=invitation.email,
+        reminder=kind is EmailKind.REMINDER,
+    )
+    invitation.email_state = "queued"
+    invitation.email_state_at = utcnow()
+    invitation.email_error = None
+
+
+def proven_email(token: Any, code: Any) -> str | None:
+    """The target address an invitation email's token proves, if it is for the invitation ``code``."""
+    payload = tokens.read(tokens.Purpose.INVITE, token)
+    if payload is None:
+        return None
+    invitation = find_by_code(code)
+    if invitation is None or invitation.id != payload.get("i") or invitation.email is None:
+        return None
+    if payload.get("e") != invitation.email:
+        return None
+    return invitation.email
+
+
+def resend(invitation: Invitation, actor: User) -> Invitation:
+    """Send the invitation email again, if the invitation can still be used; audited.
+
+    Refused (``InvitationRefused``) when it is revoked, expired, full or paused,
+    or has no target address (``ValueError``); at most ``RESENDS_PER_DAY`` in 24 hours
+    (``ResendLimitReached``). The UPDATE that marks the card "queued" comes first,
+    so two admins resending at once are counted one after the other.
+    """
+    if invitation.email is None:
+        raise ValueError(NOT_TARGETED)
+    now = utcnow()
+    row = db.session.execute(
+        update(Invitation)
+        .where(_changeable(invitation.id), Invitation.is_active)
+        .values(email_state="queued", email_state_at=now, email_error=None)
+        .returning(Invitation.id)
+    ).first()
+    if row is None:
+        raise _refusal_after_failed_update(invitation, otherwise=Refusal.PAUSED)
+    window = timedelta(hours=24)
+    recent = list(
+        db.session.execute(
+            select(OutboxEmail.created_at)
+            .where(
+                OutboxEmail.invitation_id == invitation.id,
+                OutboxEmail.kind == EmailKind.RESEND.value,
+                OutboxEmail.created_at > now - window,
+            )
+            .order_by(OutboxEmail.created_at.desc())
+            .limit(RESENDS_PER_DAY)
+        ).scalars()
+    )
+    if len(recent) >= RESENDS_PER_DAY:
+        db.session.rollback()
+        db.session.refresh(invitation)
+        # The oldest of the last few leaves the 24-hour window first.
+        raise ResendLimitReached((recent[-1] + window - now).total_seconds())
+    db.session.refresh(invitation)
+    queue_invitation_email(invitation, EmailKind.RESEND)
+    audit.record(
+        audit.Action.EMAIL_RESEND,
+        company_id=invitation.company_id,
+        actor_id=actor.id,
+        invitation_id=invitation.id,
+        detail=invitation.email,
+    )
+    db.session.commit()
+    db.session.refresh(invitation)
+    return invitation
+
+
+def can_resend(invitation: Invitation, now: datetime | None = None) -> bool:
+    """Resend email is offered on a targeted invitation that can be used now."""
+    return invitation.email is not None and refusal(invitation, now) is None

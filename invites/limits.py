@@ -23,6 +23,18 @@ attacker gains nothing by spreading attempts over several endpoints:
     actually created (answers below 400) per signed-in user; invalid input
     costs nothing.
 
+``registration``
+    Sign-up POSTs (the page, and any API that registers). Counts every attempt
+    per client address, before the form is read or a password hashed, so sign-up
+    can neither probe which addresses have accounts quickly nor burn CPU.
+
+``password_reset``
+    "Forgot your password?" POSTs: every request per client address and per
+    email address named, so nobody can flood a mailbox with reset links.
+
+``confirmation_resend``
+    "Resend confirmation" POSTs: per signed-in user.
+
 Views that must never be limited (the dashboard's live-usage poll, ``/healthz``)
 wear ``limiter.exempt``, so that default limits added in configuration skip them
 too; static files are exempt in Flask-Limiter itself.
@@ -65,11 +77,18 @@ DEFAULTS = {
     "RATELIMIT_LOGIN_PER_CLIENT": "10 per minute; 50 per hour",
     "RATELIMIT_LOGIN_PER_EMAIL": "5 per minute; 20 per hour",
     "RATELIMIT_CREATE_PER_USER": "30 per minute; 500 per day",
+    "RATELIMIT_REGISTER_PER_CLIENT": "10 per hour",
+    "RATELIMIT_RESET_PER_CLIENT": "10 per hour",
+    "RATELIMIT_RESET_PER_EMAIL": "3 per hour",
+    "RATELIMIT_CONFIRM_RESEND_PER_USER": "3 per hour",
 }
 
 GUESS_MESSAGE = "Too many attempts with invitation codes that do not exist."
 LOGIN_MESSAGE = "Too many failed log-in attempts."
 CREATE_MESSAGE = "You have created a lot of invitations in a short time."
+REGISTER_MESSAGE = "Too many sign-ups from your address."
+RESET_MESSAGE = "Too many password reset requests."
+CONFIRM_RESEND_MESSAGE = "Too many confirmation emails asked for; check your inbox and spam folder."
 
 
 def _rate(name: str) -> Callable[[], str]:
@@ -188,6 +207,53 @@ create_per_user = limiter.shared_limit(
     deduct_when=invitation_created,
     error_message=CREATE_MESSAGE,
 )
+
+
+register_per_client = limiter.shared_limit(
+    _rate("RATELIMIT_REGISTER_PER_CLIENT"),
+    scope="registration",
+    key_func=client_key,
+    methods=["POST"],
+    error_message=REGISTER_MESSAGE,
+)
+reset_per_client = limiter.shared_limit(
+    _rate("RATELIMIT_RESET_PER_CLIENT"),
+    scope="password-reset",
+    key_func=client_key,
+    methods=["POST"],
+    error_message=RESET_MESSAGE,
+)
+reset_per_email = limiter.shared_limit(
+    _rate("RATELIMIT_RESET_PER_EMAIL"),
+    scope="password-reset",
+    key_func=email_key,
+    methods=["POST"],
+    exempt_when=_no_email,
+    error_message=RESET_MESSAGE,
+)
+confirm_resend_per_user = limiter.shared_limit(
+    _rate("RATELIMIT_CONFIRM_RESEND_PER_USER"),
+    scope="confirmation-resend",
+    key_func=user_key,
+    methods=["POST"],
+    exempt_when=_anonymous,
+    error_message=CONFIRM_RESEND_MESSAGE,
+)
+
+
+def registration(view: View) -> View:
+    """Sign-up POSTs: every attempt per client, counted before any work."""
+    return register_per_client(view)
+
+
+def password_reset(view: View) -> View:
+    """Reset-link requests: per client and per email address."""
+    return reset_per_client(reset_per_email(view))
+
+
+def confirmation_resend(view: View) -> View:
+    """Resend-confirmation POSTs: per signed-in user."""
+    return confirm_resend_per_user(view)
 
 
 def code_guessing(view: View) -> View:

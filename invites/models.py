@@ -7,6 +7,7 @@ and foreign keys everywhere a row points at another.
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime, timezone
 from typing import Any
 
@@ -75,6 +76,11 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+def new_session_token() -> str:
+    """A fresh per-user session token (see ``User.session_token``)."""
+    return secrets.token_urlsafe(24)
+
+
 class Role(str, enum.Enum):
     """A member's role in a company."""
 
@@ -105,11 +111,25 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the person proved they read this address (a confirmation or invitation
+    #: link); None until then.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Part of the id the session cookie carries (``get_id``); a new one ends every
+    #: session signed in with the old one (log out, password reset, removal).
+    session_token: Mapped[str | None] = mapped_column(String(64), default=new_session_token)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: ``<user id>:<session token>``."""
+        return f"{self.id}:{self.session_token}"
 
 
 class Company(db.Model):
@@ -173,6 +193,10 @@ class Invitation(db.Model):
         Index(None, "company_id", "created_at", "id"),
         # Paused invitations are few: without their own index, listing them scans the
         # whole table. (Each dialect's spelling, so that both planners match the query.)
+        CheckConstraint(
+            "email_state IS NULL OR email_state IN ('queued', 'sent', 'failed')",
+            name="invitation_email_state",
+        ),
         Index(
             "idx_invitation_paused",
             "company_id",
@@ -195,6 +219,13 @@ class Invitation(db.Model):
     max_uses: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     used_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The invitation email's delivery, kept on the row so that a card shows it
+    #: without another query: queued, sent or failed (None: no email).
+    email_state: Mapped[str | None] = mapped_column(String(10))
+    email_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_error: Mapped[str | None] = mapped_column(String(500))
+    #: When the reminder (48 h before expiry) was queued; set once, so never twice.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     company: Mapped[Company] = relationship()
     creator: Mapped[User] = relationship(foreign_keys=[created_by])
@@ -244,3 +275,67 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
     invitation: Mapped[Invitation | None] = relationship()
+
+
+class EmailKind(str, enum.Enum):
+    """Why an email is sent."""
+
+    CONFIRM = "confirm"
+    INVITATION = "invitation"
+    RESEND = "resend"
+    REMINDER = "reminder"
+    RESET = "reset"
+
+
+class EmailState(str, enum.Enum):
+    """Where an outbox row is: waiting (or waiting to retry), in a worker's hands, done."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxEmail(db.Model):
+    """One email to send: written in the transaction of what causes it, sent by a worker.
+
+    The row holds the whole message (rendered when it was caused), so a retry
+    sends the same bytes under the same ``Message-ID``. ``state`` moves only by
+    conditional UPDATEs (``outbox``): queued → sending (a worker claims it until
+    ``lease_until``) → sent once the server accepted it, or back to queued with
+    ``next_attempt_at`` after a temporary failure, or failed with the reply kept.
+    """
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('confirm', 'invitation', 'resend', 'reminder', 'reset')", name="outbox_kind"
+        ),
+        CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed')", name="outbox_state"),
+        CheckConstraint("attempts >= 0", name="outbox_attempts"),
+        CheckConstraint("(state = 'sent') = (sent_at IS NOT NULL)", name="outbox_sent_at"),
+        CheckConstraint("state <> 'failed' OR last_error IS NOT NULL", name="outbox_failed_reason"),
+        CheckConstraint("state <> 'sending' OR lease_until IS NOT NULL", name="outbox_lease"),
+        # The sweeper looks for rows due again (queued, or a lease that ran out).
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "invitation_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("company_invitations.id", ondelete="CASCADE")
+    )
+    state: Mapped[str] = mapped_column(String(10), default=EmailState.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))

@@ -30,6 +30,9 @@ from invites.models import Company, Membership, Role, User, utcnow
 from .clock import chosen_now, shift_database_clock
 
 CI = os.environ.get("CI", "").strip().lower() == "true"
+# Production refuses to start without a mail server: apps and servers that the tests
+# build from the environment print their emails instead, unless a test says otherwise.
+os.environ.setdefault("MAIL_URL", "console://")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
 BACKEND = "postgresql" if TEST_DATABASE_URL else "sqlite"
 PASSWORD = "correct horse battery"
@@ -117,6 +120,10 @@ def base_config(database_url: str) -> dict:
         "INVITATIONS_PER_PAGE": 50,
         # A cheap hash keeps user factories fast; production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Emails are printed (captured by pytest) and delivered in-process after commit.
+        "MAIL_URL": None,
+        "MAIL_FROM": "Invites <invites@example.com>",
+        "MAIL_QUEUE_URL": None,
     }
 
 
@@ -204,13 +211,14 @@ class Factory:
     counter: int = 0
 
     def user(self, email: str | None = None, *, company: Company | None = None,
-             role: Role = Role.MEMBER, name: str | None = None) -> User:
+             role: Role = Role.MEMBER, name: str | None = None, verified: bool = True) -> User:
+        """A user, with a verified address unless ``verified=False`` (like ``create-user``)."""
         with self.app.app_context():
             self.counter += 1
             email = email or f"user{self.counter}@example.com"
             user = accounts.create_account(
                 email=email, password=PASSWORD, name=name or email.split("@")[0].title(),
-                company=db.session.merge(company) if company else None, role=role,
+                company=db.session.merge(company) if company else None, role=role, verified=verified,
             )
             db.session.refresh(user)
             db.session.expunge(user)
@@ -221,7 +229,7 @@ class Factory:
         with self.app.app_context():
             owner = accounts.create_account(
                 email=owner_email or f"owner-{name.lower().replace(' ', '-')}@example.com",
-                password=PASSWORD, name=f"{name} Owner", company_name=name,
+                password=PASSWORD, name=f"{name} Owner", company_name=name, verified=True,
             )
             company = db.session.execute(
                 sa.select(Company).join(Membership).where(Membership.user_id == owner.id)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from invites import create_app, invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Membership, Redemption
+from invites.models import AuditEvent, Invitation, Membership, Redemption, User
 
 from .conftest import base_config
 from .invitation_helpers import alert, invitation_row, new_invitation
@@ -50,8 +50,12 @@ def _browser(url, user_id, code, start, checked, go, results):
         errors = _Collect()
         app.logger.addHandler(errors)
         client = app.test_client()
+        with app.app_context():  # the session id carries the user's session token
+            login_id = db.session.get(User, user_id).get_id()
+            db.session.remove()
+            db.engine.dispose()
         with client.session_transaction() as session:
-            session["_user_id"] = str(user_id)
+            session["_user_id"] = login_id
             session["_fresh"] = True
         if checked is not None:
             real_check = invitations.check

@@ -656,7 +656,7 @@ def test_every_api_route_is_described_and_nothing_else(client):
     document = client.get("/api/openapi.json").get_json()
     described = {(path, method) for path, item in document["paths"].items() for method in item}
     assert described == _described_routes(client.application)
-    assert len(described) == 9
+    assert len(described) == 10
 
 
 def test_the_description_is_valid_openapi_3_1(client):
@@ -679,7 +679,8 @@ def test_the_description_is_public_and_names_the_status_codes(client):
 
 
 def test_the_rate_limited_operations_describe_their_429(client):
-    """Log-in, create, validate and accept are rate limited (tests/test_limits.py); their
+    """Log-in, create, validate, accept (tests/test_limits.py) and resend email (3 a day,
+    tests/test_email.py) are rate limited; their
     descriptions say so, with Retry-After, and no other operation claims a 429."""
     document = client.get("/api/openapi.json").get_json()
     limited = {
@@ -688,7 +689,8 @@ def test_the_rate_limited_operations_describe_their_429(client):
         for operation in item.values()
         if "429" in operation["responses"]
     }
-    assert limited == {"login", "createInvitation", "validateInvitation", "acceptInvitation"}
+    assert limited == {"login", "createInvitation", "validateInvitation", "acceptInvitation",
+                       "resendInvitationEmail"}
     answer = document["components"]["responses"]["TooManyRequests"]
     assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}

@@ -83,6 +83,8 @@ CALLS = {
     "accept": lambda c, w: c.post(ACCEPT, json={"code": w.code}),
     "toggle": lambda c, w: c.post(toggle_path(w.invitation_id)),
     "revoke": lambda c, w: c.post(revoke_path(w.invitation_id)),
+    # The world's invitation has no target address: nothing to send (409).
+    "resend": lambda c, w: c.post(f"/api/companies/invitations/{w.invitation_id}/resend"),
     "login_wrong_password": lambda c, w: c.post(LOGIN, json={"email": EMAILS["owner"], "password": "not it at all"}),
     "logout": lambda c, w: c.post(LOGOUT),
     "openapi": lambda c, w: c.get("/api/openapi.json"),
@@ -120,6 +122,10 @@ MATRIX = {
     "revoke": {
         "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (200, REVOKED),
         "owner": (200, REVOKED), "other_admin": (404, NOTHING),
+    },
+    "resend": {
+        "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (409, NOTHING),
+        "owner": (409, NOTHING), "other_admin": (404, NOTHING),
     },
     "login_wrong_password": {actor: (401, NOTHING) for actor in ACTORS},
     "logout": {actor: (200, NOTHING) for actor in ACTORS},
@@ -166,7 +172,7 @@ def test_matrix_covers_every_api_route(app):
     assert endpoints == {
         "api.list_invitations", "api.create_invitation", "api.validate_invitation",
         "api.accept_invitation", "api.toggle_invitation", "api.revoke_invitation",
-        "api.login", "api.logout", "api.openapi_json",
+        "api.resend_invitation_email", "api.login", "api.logout", "api.openapi_json",
     }
 
 

@@ -7,8 +7,10 @@ from invites.config import load_config
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI",
-                 "PUBLIC_URL", "INVITES_ENV"):
+                 "PUBLIC_URL", "INVITES_ENV", "MAIL_FROM"):
         monkeypatch.delenv(name, raising=False)
+    # Email has its own tests below; the others start from the explicit console backend.
+    monkeypatch.setenv("MAIL_URL", "console://")
     return monkeypatch
 
 
@@ -97,3 +99,67 @@ def test_sqlite_connections_use_wal_and_wait_for_locks(app):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+# --- email (issue 11) ---------------------------------------------------------------
+
+
+def production_env(clean_env):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
+    return clean_env
+
+
+def test_production_refuses_to_start_without_mail_url(clean_env, tmp_path):
+    production_env(clean_env).delenv("MAIL_URL")
+    with pytest.raises(RuntimeError, match="MAIL_URL is not set"):
+        load_config(str(tmp_path))
+
+
+def test_production_with_smtp_needs_a_sender(clean_env, tmp_path):
+    production_env(clean_env).setenv("MAIL_URL", "smtp+starttls://u:p@mail.example.com:587")
+    with pytest.raises(RuntimeError, match="MAIL_FROM is not set"):
+        load_config(str(tmp_path))
+    clean_env.setenv("MAIL_FROM", "Invites <invites@example.com>")
+    config = load_config(str(tmp_path))
+    assert config["MAIL_URL"] == "smtp+starttls://u:p@mail.example.com:587"
+    assert config["MAIL_FROM"] == "Invites <invites@example.com>"
+
+
+def test_production_accepts_the_console_only_when_asked(clean_env, tmp_path):
+    assert load_config_production(clean_env, tmp_path)["MAIL_URL"] == "console://"
+
+
+def load_config_production(clean_env, tmp_path):
+    production_env(clean_env)
+    return load_config(str(tmp_path))
+
+
+def test_development_prints_emails_without_any_setting(clean_env, tmp_path):
+    clean_env.delenv("MAIL_URL")
+    clean_env.setenv("INVITES_ENV", "development")
+    assert load_config(str(tmp_path))["MAIL_URL"] is None
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.com", "smtp://", "smtp://host:notaport"])
+def test_a_mail_url_that_cannot_work_stops_the_start(clean_env, tmp_path, url):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv("MAIL_URL", url)
+    clean_env.setenv("MAIL_FROM", "x@example.com")
+    with pytest.raises(RuntimeError, match="MAIL_URL"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("smtp://127.0.0.1:2525", ("smtp", "127.0.0.1", 2525, None, None)),
+        ("smtp+starttls://me%40x.com:p%2Fw@mail.example.com:587", ("smtp+starttls", "mail.example.com", 587, "me@x.com", "p/w")),
+        ("smtps://u:p@mail.example.com", ("smtps", "mail.example.com", 465, "u", "p")),
+    ],
+)
+def test_mail_urls_are_read_whole(url, expected):
+    from invites.mail import parse_mail_url
+
+    s = parse_mail_url(url)
+    assert (s.scheme, s.host, s.port, s.username, s.password) == expected

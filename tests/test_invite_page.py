@@ -119,8 +119,16 @@ def test_signup_link_of_a_general_invitation_carries_no_email(client, app, acme)
 
 
 def test_sign_up_through_the_invite_prefills_email_hides_company_and_returns(client, app, acme):
+    """From the invitation email's link (its token proves the address; without it, see
+    tests/test_email.py, nothing is pre-filled)."""
+    from invites import outbox
+    from invites.models import Invitation
+
     company, owner = acme
     code = new_invitation(app, company, owner, email="john@example.com")
+    with app.app_context():
+        token = outbox.invite_token(db.session.scalar(sa.select(Invitation).where(Invitation.code == code)))
+    assert client.get(f"/invite/{code}?t={token}").status_code == 200
     signup = page_of(client.get(f"/register?next=/invite/{code}"))
     assert 'value="john@example.com"' in signup
     assert f'name="next" type="hidden" value="/invite/{code}"' in signup
@@ -366,7 +374,7 @@ def csrf_client(database_url, app):
 
 def _log_in_directly(client, user):
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 

@@ -402,6 +402,22 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/companies/invitations/{invitation_id}/resend": {
+            "post": {
+                "operationId": "resendInvitationEmail",
+                "tags": ["invitations"],
+                "summary": "Send a targeted invitation's email again",
+                "description": "OWNER and ADMIN of the invitation's company. The email goes to the "
+                "invitation's address through the outbox. 409 when the invitation has no address or "
+                "cannot be used (revoked, expired, full, paused); 429 after 3 resends in 24 hours.",
+                "security": signed_in,
+                "parameters": [INVITATION_ID],
+                "responses": {
+                    "200": _answer("Queued for sending.", _object({"success": {"const": True}})),
+                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict", "TooManyRequests"),
+                },
+            }
+        },
         "/api/companies/invitations/{invitation_id}/revoke": {
             "post": {
                 "operationId": "revokeInvitation",

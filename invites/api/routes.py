@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, invitations, limits
-from ..extensions import csrf, login_manager
+from ..extensions import csrf, db, login_manager
 from ..invitations import InvalidInvitation, InvitationRefused, Refusal
 from ..models import Invitation
 from ..tenancy import SESSION_KEY, current_membership
@@ -168,7 +168,13 @@ def login():
 
 @bp.post("/auth/logout")
 def logout():
-    """Sign out; signing out when not signed in is not an error."""
+    """Sign out; signing out when not signed in is not an error.
+
+    The account's session token changes: a copy of the cookie signs nobody in.
+    """
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user.id)
+        db.session.commit()
     logout_user()
     session.pop(SESSION_KEY, None)
     return jsonify(success=True)
@@ -212,8 +218,15 @@ def create_invitation():
 @limits.code_guessing
 @login_required
 def validate_invitation():
-    """Whether ``{code}`` can be used now, with what is left of it and whose company it is."""
+    """Whether ``{code}`` can be used now, with what is left of it and whose company it is.
+
+    A targeted invitation asked about by its (unverified) addressee answers the
+    refusal accept would give: confirm the address first.
+    """
     invitation = invitations.check(invitation_code(json_object()))
+    reason = invitations.unverified_refusal(invitation, current_user)
+    if reason is not None:
+        raise InvitationRefused(reason, invitation)
     return jsonify(valid=True, invitation=invitation_preview_json(invitation))
 
 
@@ -237,6 +250,23 @@ def toggle_invitation(invitation_id: int):
     """Pause an active invitation, or start a paused one."""
     invitation = invitations.set_active(_invitation_of_current_company(invitation_id), current_user)
     return jsonify(success=True, isActive=invitation.is_active)
+
+
+@bp.post("/companies/invitations/<int:invitation_id>/resend")
+@manager_required
+def resend_invitation_email(invitation_id: int):
+    """Send a targeted invitation's email again: 409 when unusable, 429 past 3 in 24 hours."""
+    invitation = _invitation_of_current_company(invitation_id)
+    try:
+        invitations.resend(invitation, current_user)
+    except invitations.ResendLimitReached as exc:
+        response = jsonify(error=exc.message)
+        response.status_code = 429
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except ValueError as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify(success=True)
 
 
 @bp.post("/companies/invitations/<int:invitation_id>/revoke")

@@ -37,6 +37,7 @@ FIELD_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expi
 REFUSAL_STATUS: dict[Refusal, int] = {
     Refusal.NOT_FOUND: 404,
     Refusal.WRONG_ACCOUNT: 403,
+    Refusal.UNVERIFIED: 403,
     Refusal.REVOKED: 409,
     Refusal.EXPIRED: 409,
     Refusal.FULL: 409,

@@ -89,3 +89,35 @@ class RegisterForm(FlaskForm):
         description="Create a company and become its owner. Leave empty if you are joining one through an invitation.",
     )
     next = HiddenField()
+
+
+class ResendConfirmationForm(FlaskForm):
+    """The banner's Resend confirmation button (CSRF only)."""
+
+    next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        validators=[InputRequired(EMAIL_REQUIRED), Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID)],
+        filters=[strip],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[
+            InputRequired("Choose a password."),
+            Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH, message=PASSWORD_INVALID),
+        ],
+        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[InputRequired("Repeat your password."), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -1,6 +1,7 @@
 """Register, log in and log out."""
 from __future__ import annotations
 
+import hmac
 from urllib.parse import urlsplit
 
 from flask import (
@@ -23,7 +24,7 @@ from ..extensions import db, login_manager
 from ..htmx import current_page, is_htmx_request
 from ..models import User
 from ..tenancy import SESSION_KEY
-from .forms import LoginForm, RegisterForm
+from .forms import ForgotPasswordForm, LoginForm, RegisterForm, ResendConfirmationForm, ResetPasswordForm
 
 bp = Blueprint("auth", __name__)
 
@@ -57,11 +58,20 @@ def unauthorized():
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the user behind the session's id."""
+    """Flask-Login's loader: the user behind the session's id ``<user id>:<session token>``.
+
+    The token is compared with the one on the row the loader reads anyway (no
+    extra query): once it has been rotated (log out, password reset, removal
+    from a company), a copied cookie signs nobody in.
+    """
+    raw_id, _, token = str(user_id).partition(":")
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(raw_id))
     except (TypeError, ValueError):
         return None
+    if user is None or not token or not user.session_token or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
 
 
 def safe_next(target: str | None) -> str | None:
@@ -112,10 +122,12 @@ def login():
 
 
 def _invited_email(next_path: str | None) -> str | None:
-    """The target email of the invitation a sign-up returns to, to pre-fill the form.
+    """The address the invitation email proved, when the sign-up returns to that invitation.
 
-    Found on the server from ``next=/invite/<code>``, so the address never
-    travels in a URL (browser history, access logs, Referer).
+    Only with the signed token the invitation email's link carried (kept in the
+    session by the invite page): then the person has shown they read that
+    mailbox. Without it nothing is pre-filled; the invite page's masked hint stays.
+    The address never travels in a URL (browser history, access logs, Referer).
     """
     if not next_path:
         return None
@@ -125,13 +137,19 @@ def _invited_email(next_path: str | None) -> str | None:
         return None
     if endpoint != "invite.show":
         return None
-    invitation = invitations.find_by_code(args["code"])
-    return invitation.email if invitation is not None else None
+    return invitations.proven_email(session.get(invitations.TOKEN_SESSION_KEY), args["code"])
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limits.registration
 def register():
-    """Create an account, and a company if a name is given."""
+    """Create an account, and a company if a name is given.
+
+    Sign-up from an invitation email's link (its token kept in the session) with
+    that same address makes a verified account; any other sign-up gets a
+    confirmation email. Every POST counts against ``limits.registration``
+    before the password is hashed.
+    """
     if current_user.is_authenticated:
         return redirect(_after_login())
     form = RegisterForm()
@@ -139,12 +157,14 @@ def register():
         form.next.data = safe_next(request.args.get("next"))
         form.email.data = _invited_email(form.next.data)
     if form.validate_on_submit():
+        proven = _invited_email(safe_next(form.next.data))
         try:
             user = accounts.create_account(
                 email=form.email.data,
                 password=form.password.data,
                 name=form.name.data,
                 company_name=form.company_name.data,
+                verified=proven is not None and accounts.normalise_email(form.email.data) == proven,
             )
         except accounts.AccountError as exc:
             for field, message in exc.errors.items():
@@ -152,6 +172,8 @@ def register():
         else:
             login_user(user)
             flash(f"Welcome to Invites, {user.name}.", "success")
+            if user.email_verified_at is None:
+                flash(f"We sent a confirmation link to {user.email}.", "info")
             return redirect(_after_login())
     status = 422 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
@@ -160,8 +182,95 @@ def register():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out (a POST, so a link elsewhere cannot do it) and go to ``next`` or home."""
+    """Log out (a POST, so a link elsewhere cannot do it) and go to ``next`` or home.
+
+    The account's session token changes, so this cookie, and any copy of it,
+    signs nobody in any more (every session of the account ends).
+    """
+    accounts.end_sessions(current_user.id)
+    db.session.commit()
     logout_user()
     session.pop(SESSION_KEY, None)
     flash("You have been logged out.", "info")
     return redirect(safe_next(request.form.get("next")) or url_for("index"))
+
+
+# --- confirming an address -----------------------------------------------------------
+
+
+@bp.get("/confirm/<token>")
+def confirm_email(token: str):
+    """Follow a confirmation link: the address is verified, and the page says so.
+
+    A link that is expired, already used or tampered with changes nothing.
+    """
+    user = accounts.confirm_email(token)
+    if user is not None:
+        flash(f"Thank you: {user.email} is confirmed.", "success")
+    elif current_user.is_authenticated and current_user.email_verified_at is not None:
+        flash("Your email address is already confirmed.", "info")
+    else:
+        flash(
+            "This confirmation link is invalid, already used or older than 48 hours. "
+            "Log in and ask for a new one.",
+            "error",
+        )
+    return redirect(url_for("dashboard.home") if current_user.is_authenticated else url_for("auth.login"))
+
+
+@bp.post("/confirm/resend")
+@limits.confirmation_resend
+@login_required
+def resend_confirmation():
+    """Send the confirmation email again (the banner's button, and the invite page's)."""
+    if not ResendConfirmationForm().validate_on_submit():
+        abort(400)
+    if accounts.resend_confirmation(current_user):
+        flash(f"We sent a new confirmation link to {current_user.email}.", "info")
+    else:
+        flash("Your email address is already confirmed.", "info")
+    return redirect(safe_next(request.form.get("next")) or url_for("dashboard.home"))
+
+
+# --- password reset ---------------------------------------------------------------------
+
+RESET_SENT = (
+    "If an account uses that address, we have sent it a link to reset the password. "
+    "The link works for one hour."
+)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limits.password_reset
+def forgot_password():
+    """Ask for a reset link; the same answer whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data)
+        flash(RESET_SENT, "info")
+        return redirect(url_for("auth.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password from a reset link; signs in and ends every other session."""
+    if accounts.user_for_reset(token) is None:
+        flash("This reset link is invalid, already used or older than one hour. Ask for a new one.", "error")
+        return redirect(url_for("auth.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user = accounts.reset_password(token, form.password.data)
+        if user is None:
+            flash("This reset link has just been used. Ask for a new one.", "error")
+            return redirect(url_for("auth.forgot_password"))
+        session.pop(SESSION_KEY, None)
+        login_user(user)
+        flash("Your password has been changed. Every other session of your account has ended.", "success")
+        return redirect(url_for("dashboard.home"))
+    status = 422 if request.method == "POST" else 200
+    response = make_response(render_template("auth/reset.html", form=form), status)
+    # The token is in this page's URL: no cache keeps it.
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -77,3 +77,9 @@ class RevokeForm(FlaskForm):
 
     confirm = HiddenField()
     next = HiddenField()
+
+
+class ResendForm(FlaskForm):
+    """Resend email: CSRF only."""
+
+    next = HiddenField()

@@ -31,7 +31,7 @@ from ..links import invite_url, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership, get_invitation_or_404, manager_required, page_company_required
-from .forms import CreateInvitationForm, RevokeForm, ToggleForm
+from .forms import CreateInvitationForm, ResendForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -50,6 +50,7 @@ def _card_helpers() -> dict:
         "card_urls": SimpleNamespace(
             set_active=url_pattern("dashboard.set_active", "invitation_id"),
             revoke=url_pattern("dashboard.revoke", "invitation_id"),
+            resend=url_pattern("dashboard.resend", "invitation_id"),
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
             activity=url_pattern("dashboard.activity", "invitation_id"),
         ),
@@ -228,6 +229,28 @@ def revoke(invitation_id: int):
     except invitations.InvitationRefused as refusal:
         return _refused(invitation, refusal)
     return _changed(invitation, f"Invitation {short_code(invitation.code)} revoked.")
+
+
+@bp.post("/company/invitations/<int:invitation_id>/resend")
+@manager_required
+@page_company_required
+def resend(invitation_id: int):
+    """Send a targeted invitation's email again (at most 3 times in 24 hours); answers its card."""
+    invitation = get_invitation_or_404(invitation_id)
+    if not ResendForm().validate_on_submit():
+        return error_response(400)
+    try:
+        invitations.resend(invitation, current_user)
+    except invitations.InvitationRefused as refusal:
+        return _refused(invitation, refusal)
+    except (invitations.ResendLimitReached, ValueError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        if is_htmx():
+            # 409 (not 429): htmx swaps it, so the card shows why next to the button.
+            return trigger(_card(invitation, 409, message), "announce", message)
+        flash(message, "error")
+        return redirect(_return_to())
+    return _changed(invitation, f"Invitation {short_code(invitation.code)}: email sent again to {invitation.email}.")
 
 
 @bp.get("/company/invitations/<int:invitation_id>/redemptions")

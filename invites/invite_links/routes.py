@@ -5,10 +5,10 @@ views only turn its answers into pages.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, session, url_for
 from flask_login import current_user
 
-from .. import invitations, limits
+from .. import accounts, invitations, limits
 from ..htmx import render_page_or_fragment
 from ..invitations import InvitationRefused, Refusal
 from ..models import Invitation
@@ -57,11 +57,30 @@ def show(code: str):
     codes are limited per client and per user (``limits.code_guessing``).
     """
     user = current_user if current_user.is_authenticated else None
+    token = request.args.get("t")
+    if token is not None:
+        _remember_email_token(code, token, user)
     try:
         invitation = invitations.check(code, user)
     except InvitationRefused as refused:
         return _page(code, refused.invitation, refused)
     return _page(code, invitation)
+
+
+def _remember_email_token(code: str, token: str, user) -> None:
+    """The link of an invitation email carries a token that proves its reader's address.
+
+    Kept in the session for the sign-up that may follow (it pre-fills and
+    verifies that address); a signed-in user with that very address is verified
+    at once. A token for another invitation, or a forged one, is ignored.
+    """
+    proven = invitations.proven_email(token, code)
+    if proven is None:
+        return
+    session[invitations.TOKEN_SESSION_KEY] = token
+    if user is not None and user.email_verified_at is None and accounts.normalise_email(user.email) == proven:
+        accounts.verify_address(user)
+        flash(f"Thank you: {proven} is confirmed.", "success")
 
 
 @bp.post("/<code>/accept")
