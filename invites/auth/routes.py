@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from .. import accounts, invitations, limits
 from ..extensions import db, login_manager
 from ..htmx import current_page, is_htmx_request
-from ..models import User
+from ..models import as_id
 from ..tenancy import SESSION_KEY
 from .forms import LoginForm, RegisterForm
 
@@ -56,12 +56,13 @@ def unauthorized():
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the user behind the session's id."""
-    try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+def load_user(user_id: str) -> accounts.SignedInUser | None:
+    """Flask-Login's loader: the user behind the session's id, as one Core row (no ORM)."""
+    user_id = as_id(user_id)
+    if user_id is None:
         return None
+    row = db.session.connection().execute(accounts.SIGNED_IN_USER, {"user_id": user_id}).first()
+    return accounts.SignedInUser(*row) if row else None
 
 
 def safe_next(target: str | None) -> str | None:
