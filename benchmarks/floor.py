@@ -38,40 +38,111 @@ USER_KEY = "_user_id"
 COMPANY_KEY = "company_id"
 PER_PAGE = 50
 
+# The same markup as Invites' pages (templates/base.html, invite/show.html,
+# dashboard/_card.html), filled in with plain expressions: a page of the same weight.
 TEMPLATES = {
     "base.html": """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{% block title %}{% endblock %} · Invites</title>
-<link rel="stylesheet" href="/static/vendor/pico-2.1.1/pico.min.css"><link rel="stylesheet" href="/static/app.css">
-<script src="/static/vendor/htmx-2.0.11/htmx.min.js" defer></script><script src="/static/app.js" defer></script></head>
-<body hx-headers='{"X-CSRFToken": "{{ csrf }}"}'><main class="container" id="main">{% block content %}{% endblock %}</main></body></html>""",
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="color-scheme" content="light dark">
+  <meta name="htmx-config" content='{"includeIndicatorStyles": false, "allowEval": false, "allowScriptTags": false, "selfRequestsOnly": true, "historyCacheSize": 10, "responseHandling": [{"code": "204", "swap": false}, {"code": "[23]..", "swap": true}, {"code": "422", "swap": true}, {"code": "409", "swap": true}, {"code": "[45]..", "swap": false, "error": true}]}'>
+  <title>{% block title %}{% endblock %} · Invites</title>
+  <link rel="icon" type="image/svg+xml" href="/static/favicon.svg">
+  <link rel="stylesheet" href="/static/vendor/pico-2.1.1/pico.min.css">
+  <link rel="stylesheet" href="/static/app.css">
+  <script src="/static/vendor/htmx-2.0.11/htmx.min.js" defer></script>
+  <script src="/static/app.js" defer></script>
+</head>
+<body hx-headers='{"X-CSRFToken": "{{ csrf }}"}'>
+  <a class="skip-link" href="#main">Skip to content</a>
+  <header class="container"><nav aria-label="Main"><ul><li><a href="/" class="brand"><strong>Invites</strong></a></li></ul>
+    <ul>{% if company %}<li><a href="/dashboard">Dashboard</a></li><li><a href="/company/members">Members</a></li>
+      <li><a href="/company/activity">Activity</a></li><li><span class="company-name">{{ company }}</span></li>
+      <li><form action="/logout" method="post" class="inline"><input type="hidden" name="csrf_token" value="{{ csrf }}">
+      <button type="submit" class="secondary outline">Log out</button></form></li>
+    {%- else %}<li><a href="/login">Log in</a></li><li><a href="/register" role="button">Sign up</a></li>{% endif %}</ul>
+  </nav></header>
+  <main class="container" id="main"><div id="flashes" aria-live="polite"></div>{% block content %}{% endblock %}</main>
+  <div id="announcer" class="visually-hidden" aria-live="polite" role="status"></div>
+</body>
+</html>""",
     "invite.html": """{% extends "base.html" %}{% block title %}Invitation to {{ row.company }}{% endblock %}
-{% block content %}<article id="invite" class="invite narrow">
-<h1>Join {{ row.company }}</h1>
-<p><strong>{{ row.inviter }}</strong> invited you to join <strong>{{ row.company }}</strong>.</p>
-<ul class="invite-facts"><li>{{ row.max_uses - row.used_count }} of {{ row.max_uses }} spots left</li>
-<li>Expires <time datetime="{{ row.expires_at }}">{{ row.expires_at }}</time></li></ul>
-<p class="invite-actions"><a href="/login?next=/invite/{{ row.code }}" role="button">Log in to accept</a>
-<a href="/register?next=/invite/{{ row.code }}" role="button" class="secondary outline">Create an account to accept</a></p>
+{% block content %}<article id="invite" class="invite narrow" hx-history="false">
+    <h1>Join {{ row.company }}</h1>
+    <p><strong>{{ row.inviter }}</strong> invited you to join <strong>{{ row.company }}</strong>.</p>
+    <ul class="invite-facts">
+      <li>{{ row.max_uses - row.used_count }} of {{ row.max_uses }} spots left</li>
+      <li>Expires <time datetime="{{ row.expires_at }}">{{ row.expires_at }}</time></li>
+    </ul>
+      <p class="invite-actions">
+        <a href="/login?next=%2Finvite%2F{{ row.code }}" role="button">Log in to accept</a>
+        <a href="/register?next=%2Finvite%2F{{ row.code }}" role="button" class="secondary outline">Create an account to accept</a>
+      </p>
 </article>{% endblock %}""",
     "_card.html": """{% macro card(inv) -%}
-<article id="invitation-{{ inv.id }}" class="invitation-card" hx-target="this" hx-swap="outerHTML">
-  <header class="card-head"><code class="invitation-code">{{ inv.code[:8] }}…</code>
-    <span class="badge">{{ inv.used_count }}/{{ inv.max_uses }} uses</span></header>
-  <p class="card-line">Expires: <time datetime="{{ inv.expires_at }}">{{ inv.expires_at }}</time></p>
+{%- set name = inv.code[:12] ~ '…' -%}
+{%- set card_id = 'invitation-' ~ inv.id -%}
+{%- set url = '/dashboard/company/invitations/' ~ inv.id -%}
+<article id="{{ card_id }}" class="invitation-card"
+         hx-target="this" hx-swap="outerHTML"
+         aria-labelledby="{{ card_id }}-code" tabindex="-1">
+  <header class="card-head">
+    <code id="{{ card_id }}-code" class="invitation-code">{{ name }}</code>
+    <span class="badge badge-pending">PENDING</span>
+    <span class="badge badge-uses">{{ inv.used_count }}/{{ inv.max_uses }} uses</span>
+  </header>
+  <p class="card-line"><span aria-hidden="true">📅</span>
+    Expires:
+    <time datetime="{{ inv.expires_at }}">{{ inv.expires_at }}</time>
+  </p>
   <footer class="actions">
-    <form action="/dashboard/company/invitations/{{ inv.id }}/active" method="post" hx-post="/dashboard/company/invitations/{{ inv.id }}/active">
-      <input type="hidden" name="csrf_token" value="{{ csrf }}"><input type="hidden" name="active" value="{{ '0' if inv.is_active else '1' }}">
-      <button type="submit" class="secondary">{{ 'Pause' if inv.is_active else 'Start' }}</button></form>
-    <button type="button" class="copy-link outline" data-link="{{ base }}invite/{{ inv.code }}">Copy Link</button>
-    <input type="text" readonly class="link-field" value="{{ base }}invite/{{ inv.code }}">
-    <form action="/dashboard/company/invitations/{{ inv.id }}/revoke" method="post" hx-post="/dashboard/company/invitations/{{ inv.id }}/revoke">
-      <input type="hidden" name="csrf_token" value="{{ csrf }}"><button type="submit" class="contrast outline">Revoke</button></form>
+    <form action="{{ url }}/active" method="post" class="inline"
+          hx-post="{{ url }}/active" hx-indicator="find .spinner" hx-disabled-elt="find button">
+      <input type="hidden" name="csrf_token" value="{{ csrf }}">
+      <input type="hidden" name="next" value="/dashboard/company">
+      <input type="hidden" name="company_id" value="{{ company_id }}">
+      <input type="hidden" name="active" value="{{ '0' if inv.is_active else '1' }}">
+      <button type="submit" id="{{ card_id }}-toggle" class="secondary" aria-label="Pause invitation {{ name }}">
+        <span class="spinner htmx-indicator" aria-hidden="true"></span> {{ 'Pause' if inv.is_active else 'Start' }}
+      </button>
+    </form>
+    <button type="button" id="{{ card_id }}-copy" class="copy-link outline" data-link="{{ base }}invite/{{ inv.code }}"
+            aria-label="Copy link of invitation {{ name }}">Copy Link</button>
+    <input type="text" readonly class="link-field" id="{{ card_id }}-link" value="{{ base }}invite/{{ inv.code }}"
+           aria-label="Link of invitation {{ name }}">
+    <form action="{{ url }}/revoke" method="post" class="inline"
+          hx-post="{{ url }}/revoke" hx-vals='{"confirm": "yes"}'
+          hx-confirm="Revoke invitation {{ name }}? Nobody will be able to join with it any more."
+          hx-indicator="find .spinner" hx-disabled-elt="find button">
+      <input type="hidden" name="csrf_token" value="{{ csrf }}">
+      <input type="hidden" name="next" value="/dashboard/company">
+      <input type="hidden" name="company_id" value="{{ company_id }}">
+      <button type="submit" id="{{ card_id }}-revoke" class="contrast outline" aria-label="Revoke invitation {{ name }}">
+        <span class="spinner htmx-indicator" aria-hidden="true"></span> Revoke
+      </button>
+    </form>
   </footer>
+  <details class="invitation-activity" hx-get="{{ url }}/activity" hx-trigger="toggle once"
+           hx-target="find .invitation-activity-body" hx-swap="innerHTML">
+    <summary>Activity</summary>
+    <div class="invitation-activity-body" aria-live="polite">
+      <a href="{{ url }}/activity">See the activity of invitation {{ name }}</a>
+    </div>
+  </details>
 </article>
 {%- endmacro %}{% if inv is defined %}{{ card(inv) }}{% endif %}""",
     "dashboard.html": """{% extends "base.html" %}{% block title %}Invitations{% endblock %}
-{% block content %}{% from "_card.html" import card %}<h1>Invitations</h1>
-<div id="invitation-list" class="invitation-list">{% for inv in rows %}{{ card(inv) }}{% endfor %}</div>{% endblock %}""",
+{% block content %}{% from "_card.html" import card with context %}<h1>Invitations of {{ company }}</h1>
+<section class="invitations" aria-labelledby="list-heading">
+  <h2 id="list-heading">Invitations</h2>
+  <div id="invitation-list" class="invitation-list">
+    {%- for inv in rows %}
+    {{ card(inv) }}
+    {%- endfor %}
+  </div>
+</section>{% endblock %}""",
 }
 
 #: The accept's condition, judged by the database's clock as Invites' is.
@@ -113,8 +184,9 @@ def create_app() -> Flask:
         "RETURNING id, code, is_active, used_count, max_uses, expires_at"
     )
     page = sa.text(
-        "SELECT id, code, is_active, used_count, max_uses, expires_at FROM company_invitations "
-        "WHERE company_id = :company ORDER BY created_at DESC, id DESC LIMIT :n"
+        "SELECT i.id, i.code, i.is_active, i.used_count, i.max_uses, i.expires_at, c.name AS company "
+        "FROM company_invitations i JOIN companies c ON c.id = i.company_id "
+        "WHERE i.company_id = :company ORDER BY i.created_at DESC, i.id DESC LIMIT :n"
     )
 
     def signed_in() -> None:
@@ -171,14 +243,16 @@ def create_app() -> Flask:
             ).first()
         if row is None:
             abort(404)
-        return render_template("_card.html", inv=row, csrf=session.get("csrf_token", ""), base=request.host_url)
+        return render_template("_card.html", inv=row, csrf=session.get("csrf_token", ""), base=request.host_url,
+                               company_id=session.get(COMPANY_KEY))
 
     @app.get("/dashboard/company")
     def dashboard():
         signed_in()
         with engine.connect() as conn:
             rows = conn.execute(page, {"company": session.get(COMPANY_KEY), "n": PER_PAGE}).all()
-        return render_template("dashboard.html", rows=rows, csrf=session.get("csrf_token", ""), base=request.host_url)
+        return render_template("dashboard.html", rows=rows, csrf=session.get("csrf_token", ""), base=request.host_url,
+                               company_id=session.get(COMPANY_KEY), company=rows[0].company if rows else "")
 
     @app.get("/healthz")
     def healthz():
