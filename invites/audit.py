@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -59,6 +59,38 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def insert_now(
+    action: Action,
+    *,
+    company_id: int,
+    actor_id: int | None,
+    invitation_id: int | None = None,
+    subject_user_id: int | None = None,
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """``record``'s row, written at once by one Core INSERT in the current transaction.
+
+    For the hot paths (pause, start, revoke): no ORM object, no flush; the
+    caller still commits it with the change.
+    """
+    db.session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "action": action.value,
+            "company_id": company_id,
+            "actor_id": actor_id,
+            "invitation_id": invitation_id,
+            "subject_user_id": subject_user_id,
+            "detail": detail,
+            "created_at": at or utcnow(),
+        },
+    )
+
+
+_INSERT_EVENT = insert(AuditEvent.__table__)
 
 
 def action_label(action: str) -> str:
