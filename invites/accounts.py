@@ -193,17 +193,18 @@ def authenticate(email: object, password: object) -> User | None:
 # --- memberships -------------------------------------------------------------
 
 
+_MEMBERSHIPS_OF = (
+    select(Membership)
+    .join(Membership.company)
+    .options(contains_eager(Membership.company))
+    .where(Membership.user_id == bindparam("user_id"))
+    .order_by(Company.name, Company.id)
+)
+
+
 def memberships_of(user_id: int) -> list[Membership]:
     """A user's memberships with their companies, by company name."""
-    return list(
-        db.session.execute(
-            select(Membership)
-            .join(Membership.company)
-            .options(contains_eager(Membership.company))
-            .where(Membership.user_id == user_id)
-            .order_by(Company.name, Company.id)
-        ).scalars()
-    )
+    return list(db.session.execute(_MEMBERSHIPS_OF, {"user_id": user_id}).scalars())
 
 
 def get_membership(membership_id: Any, company_id: int) -> Membership | None:

@@ -5,7 +5,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -152,11 +152,12 @@ def invitation_events(invitation_id: int, limit: int = EVENTS_PER_PAGE) -> list[
     )
 
 
+_LATEST_ID = select(func.coalesce(func.max(AuditEvent.id), 0)).where(AuditEvent.company_id == bindparam("company_id"))
+
+
 def latest_id(company_id: int) -> int:
     """The id of the company's newest audit row (0 if none): a cursor for ``changes_since``."""
-    return db.session.scalar(
-        select(func.coalesce(func.max(AuditEvent.id), 0)).where(AuditEvent.company_id == company_id)
-    )
+    return db.session.scalar(_LATEST_ID, {"company_id": company_id})
 
 
 # Ids come from a sequence, and on PostgreSQL concurrent transactions commit out of

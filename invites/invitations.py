@@ -280,15 +280,18 @@ def _find_for_user(code: Any, user: User) -> tuple[Invitation | None, bool, bool
     return (row[0], row[1], row[2]) if row is not None else (None, False, False)
 
 
+_BY_ID_FOR_COMPANY = select(Invitation).where(
+    Invitation.id == bindparam("invitation_id"), Invitation.company_id == bindparam("company_id")
+)
+
+
 def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     """An invitation by id, only if it belongs to ``company_id`` (the tenant check)."""
     invitation_id = as_id(invitation_id)
     if invitation_id is None:
         return None
     return db.session.execute(
-        select(Invitation).where(
-            Invitation.id == invitation_id, Invitation.company_id == company_id
-        )
+        _BY_ID_FOR_COMPANY, {"invitation_id": invitation_id, "company_id": company_id}
     ).scalar_one_or_none()
 
 
@@ -396,19 +399,30 @@ def parse_page(raw: Any) -> int:
     return page if 1 <= page <= 100_000 else 1
 
 
+def _page_statement(which: Filter):
+    """A page of a company's invitations under one filter, newest first: built once per filter."""
+    query = select(Invitation).where(Invitation.company_id == bindparam("company_id"))
+    clause = filter_clause(which, bindparam("now", type_=UTCDateTime()))
+    if clause is not None:
+        query = query.where(clause)
+    return (
+        query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+_PAGES = {which: _page_statement(which) for which in Filter}
+
+
 def list_for_company(
     company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50
 ) -> InvitationPage:
     """A page of the company's invitations, newest first, one query."""
-    query = select(Invitation).where(Invitation.company_id == company_id)
-    clause = filter_clause(which, utcnow())
-    if clause is not None:
-        query = query.where(clause)
     rows = list(
         db.session.execute(
-            query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
+            _PAGES[which],
+            {"company_id": company_id, "now": utcnow(), "limit": per_page + 1, "offset": (page - 1) * per_page},
         ).scalars()
     )
     return InvitationPage(
@@ -589,20 +603,27 @@ def _commit_keeping_loaded() -> None:
         session.expire_on_commit = True
 
 
+def _set_active_statement(active: bool | None):
+    """Pause (False), start (True) or toggle (None): built once each."""
+    return (
+        update(Invitation)
+        .where(_changeable(bindparam("invitation_id")))
+        .values(is_active=not_(Invitation.is_active) if active is None else active)
+        .returning(*_RETURNED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SET_ACTIVE = {active: _set_active_statement(active) for active in (True, False, None)}
+
+
 def set_active(invitation: Invitation, actor: User, active: bool | None = None) -> Invitation:
     """Pause (False), start (True) or toggle (None) an invitation that can still be used.
 
     One UPDATE decides, so two admins pausing at once both see it paused, and
     an invitation that filled up or was revoked meanwhile is refused.
     """
-    new_value = not_(Invitation.is_active) if active is None else active
-    row = db.session.execute(
-        update(Invitation)
-        .where(_changeable(invitation.id))
-        .values(is_active=new_value)
-        .returning(*_RETURNED)
-        .execution_options(synchronize_session=False)
-    ).first()
+    row = db.session.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
     if row is None:
         raise _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
