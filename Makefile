@@ -48,7 +48,8 @@ endif
 audit: install-dev
 	$(BIN)/python tools/dependency_audit.py $(AUDIT_FLAGS)
 
-## Load benchmark (docs/performance.md): gunicorn + wrk on SQLite, and on PostgreSQL
+## Load benchmark (docs/performance.md): Invites against a bare Flask floor (benchmarks/floor.py),
+## run alternately under gunicorn + wrk, on SQLite, and on PostgreSQL
 ## (database "bench" next to TEST_DATABASE_URL, or BENCH_DATABASE_URL) when one is set.
 ## Threads per worker: BENCH_THREADS on PostgreSQL, BENCH_SQLITE_THREADS on SQLite (why: see
 ## docs/performance.md, "Workers and threads").
@@ -57,13 +58,14 @@ BENCH_THREADS ?= 1
 BENCH_SQLITE_THREADS ?= 1
 BENCH_DURATION ?= 10
 BENCH_CONNECTIONS ?= 8
+BENCH_PAIRS ?= 3
 BENCH_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 bench: install wrk
 	$(BIN)/python -m benchmarks.run --workers $(BENCH_WORKERS) --threads $(BENCH_THREADS) \
 		--sqlite-threads $(BENCH_SQLITE_THREADS) --duration $(BENCH_DURATION) \
-		--connections $(BENCH_CONNECTIONS) $(BENCH_ARGS)
+		--connections $(BENCH_CONNECTIONS) --pairs $(BENCH_PAIRS) $(BENCH_ARGS)
 
 ## wrk, the load generator, from Debian.
 wrk:

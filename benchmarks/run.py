@@ -1,4 +1,4 @@
-"""``make bench``: serve Invites with gunicorn, seed it, load it with wrk, report.
+"""``make bench``: serve Invites and its floor with gunicorn, seed them, load them with wrk, report.
 
 For each backend (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` or
 ``BENCH_DATABASE_URL`` is set) the harness:
@@ -7,15 +7,18 @@ For each backend (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` or
    dropped and recreated schema first), migrates it and seeds the demo company
    (``invites.demo``: 10,000 invitations, 1,000 users ready to accept);
 2. signs a session cookie for every seeded user (``benchmarks.sessions``);
-3. starts ``gunicorn app:app`` with the workers and threads asked for (gthread
-   workers, each taking an equal share of wrk's connections), with production
-   settings and ``RATELIMIT_ENABLED=false``;
-4. runs wrk with ``lua/rotate.lua`` once per endpoint of ``benchmarks.endpoints``,
-   over requests prepared here (users' cookies and codes rotating);
+3. starts ``gunicorn app:app`` and the floor (``benchmarks/floor.py``, a bare
+   Flask app doing the least each endpoint needs) with the same workers and
+   threads (gthread workers, each taking an equal share of wrk's connections),
+   production settings and ``RATELIMIT_ENABLED=false``;
+4. per endpoint of ``benchmarks.endpoints``, runs wrk with ``lua/rotate.lua``
+   against the floor, then Invites, then the floor again, … (``--pairs``), over
+   the same prepared requests (users' cookies and codes rotating);
 5. checks, after the accepts, that every invitation's ``used_count`` equals its
    redemptions and never exceeds ``max_uses``;
-6. prints requests/s, p50/p95/p99 latency and errors (any non-2xx answer or
-   socket error) per endpoint, and writes it all as JSON under
+6. prints per endpoint both sides' requests/s, p95 and CPU per request, and
+   the ratio Invites/floor (the median of the pairs' ratios: the figure that
+   holds on a noisy machine), and writes it all as JSON under
    ``benchmarks/results/``.
 
 Run ``python -m benchmarks.run --help`` for the knobs.
@@ -57,6 +60,8 @@ EMAIL_DOMAIN = "bench.example.com"
 # its busy handler makes the other writers sleep in growing steps (docs/performance.md).
 THREADS = {"sqlite": 1, "postgresql": 1}
 WORKER_CLASS = "gthread"  # also with one thread: keep-alive, and idle connections cost no thread
+# The bare Flask app every endpoint is compared with (benchmarks/floor.py).
+FLOOR_APP = "benchmarks.floor:create_app()"
 
 
 # --- configuration -----------------------------------------------------------------
@@ -71,12 +76,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"gunicorn threads per worker on SQLite (default {THREADS['sqlite']}: "
                              "see docs/performance.md, \"Workers and threads\")")
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="unrecorded seconds before each repeated run")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="unrecorded seconds before an endpoint's first run on each server (default 2)")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="runs of the floor and Invites, alternately, per endpoint (default 3); the ratio "
+                             "is the median of the pairs. Accepts: the ready users are shared out between the pairs")
     parser.add_argument("--connections", type=int, default=8,
                         help="wrk connections, spread evenly over the workers (default 8)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--invitations", type=int, default=10_000)
-    parser.add_argument("--users", type=int, default=1_000, help="users ready to accept (one accept each)")
+    parser.add_argument("--users", type=int, default=3_000,
+                        help="users ready to accept (one accept each), shared out between the pairs (default 3,000)")
     parser.add_argument("--admins", type=int, default=9)
     parser.add_argument("--backends", default=None,
                         help="comma-separated: sqlite,postgresql (default: sqlite, plus postgresql when "
@@ -86,6 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if an endpoint is unavailable or answered any error")
     args = parser.parse_args(argv)
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads")
     for threads in (args.threads, args.sqlite_threads):
@@ -340,6 +352,14 @@ def check_sessions(instance: servers.Instance, sessions: dict) -> None:
             raise RuntimeError(f"a {kind} session got {status} {headers.get('Location', '')} from {path}")
 
 
+def check_floor(instance: servers.Instance, sessions: dict) -> None:
+    """The floor reads the same cookies, and refuses a request without one as Invites does."""
+    signed, _, _ = get(instance, "/dashboard/company", sessions["manager"][0])
+    anonymous, _, _ = get(instance, "/dashboard/company", None)
+    if (signed, anonymous) != (200, 401):
+        raise RuntimeError(f"the floor answered {signed} with a manager's session and {anonymous} without one")
+
+
 def invariants(app, data, accepted_2xx: int | None) -> dict:
     """used_count = redemptions <= max_uses for every invitation; accepts = new redemptions."""
     from invites.extensions import db
@@ -375,11 +395,83 @@ def invariants(app, data, accepted_2xx: int | None) -> dict:
     return result
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def check_page(instance: servers.Instance, endpoint: Endpoint, path: str, data, sessions: dict) -> list[str]:
+    """A route can exist as a placeholder (or a floor can cut corners): check the page is the real one."""
+    if endpoint.method != "GET" or (endpoint.cards is None and not endpoint.shows):
+        return []
+    notes = []
+    sample = path.replace("{code}", data.usable_codes[0])
+    person = sessions["manager"][0] if endpoint.who == "manager" else None
+    _, _, body = get(instance, sample, person)
+    cards = len(re.findall(r'id="invitation-\d+"', body))
+    if endpoint.cards is not None and cards != endpoint.cards:
+        notes.append(f"shows {cards} invitation cards, expected {endpoint.cards}")
+    expected = (endpoint.shows or "").replace("{company}", data.company_name)
+    if expected and expected not in body:
+        notes.append(f"does not show {expected!r}: a placeholder?")
+    return notes
+
+
+def measure(instance: servers.Instance, endpoint: Endpoint, prepared: list[bytes], args: argparse.Namespace,
+            work: Path, label: str, warmup: bool) -> dict:
+    """One wrk run of ``prepared`` against ``instance`` (after a warm-up if asked): its summary."""
+    requests_file = work / f"{label}.requests"
+    write_requests(requests_file, prepared)
+    if warmup and endpoint.mode == "cycle" and args.warmup:
+        warm = work / f"{label}.warmup"
+        warm.mkdir()
+        wrk(instance.url, requests_file, "cycle", args, args.warmup, warm)
+    done_dir = work / f"{label}.done"
+    done_dir.mkdir()
+    if endpoint.mode == "cycle":
+        seconds = args.duration
+    else:
+        # Ends when every request is answered; this only caps a run that lost
+        # answers (a socket error drops its request), assuming >= 20 req/s.
+        seconds = max(args.duration, 60 + len(prepared) // 20)
+    load_before, cpu_before = os.getloadavg(), instance.cpu_seconds()
+    result = summarise(wrk(instance.url, requests_file, endpoint.mode, args, seconds, done_dir), endpoint.mode)
+    cpu_after = instance.cpu_seconds()
+    result["load_average_before"] = [round(x, 2) for x in load_before]
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        # Includes the answers wrk's last moments left unmeasured: a slight overestimate.
+        result["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / result["requests"], 2)
+    if endpoint.mode == "once" and result["answered_by_script"] != len(prepared):
+        result["notes"] = [f"incomplete: {result['answered_by_script']} of {len(prepared)} requests answered"]
+    return result
+
+
+def side_summary(runs: list[dict]) -> dict:
+    """One server's runs of an endpoint: medians of requests/s, p95 and CPU, errors summed."""
+    cpu = [r["server_cpu_ms_per_request"] for r in runs if "server_cpu_ms_per_request" in r]
+    return {
+        "requests_per_second": round(median([r["requests_per_second"] for r in runs]), 1),
+        "p95_ms": round(median([r["latency_ms"]["p95"] for r in runs]), 2),
+        "cpu_ms_per_request": round(median(cpu), 2) if cpu else None,
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+    }
+
+
+def pair_chunks(prepared: list[bytes], pairs: int) -> list[list[bytes]]:
+    """``once`` runs (accept): each pair gets its own share of the users, in order."""
+    size = -(-len(prepared) // pairs)
+    return [prepared[k * size:(k + 1) * size] for k in range(pairs)]
+
+
 def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoint, ...], stamp: str) -> dict:
     from flask_migrate import upgrade
 
     from invites import create_app, demo
     from invites.extensions import db
+
+    from . import floor
 
     report: dict = {"endpoints": {}}
     with tempfile.TemporaryDirectory(prefix=f"invites-bench-{backend}-") as work_dir:
@@ -408,6 +500,7 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
             if backend == "postgresql":
                 report["server_version"] = db.session.scalar(sa.text("SHOW server_version"))
             db.session.remove()
+            floor.prepare(db.engine)
         report["seed"] = {
             "invitations": dict(data.states), "members": data.members, "ready_users": len(data.ready_user_ids),
             "managers": len(data.manager_ids), "usable_codes": len(data.usable_codes),
@@ -420,22 +513,28 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
         }
         report["session_signing_seconds"] = round(time.perf_counter() - started, 2)
 
-        log_path = args.output / f"{stamp}-{backend}-gunicorn.log"
         threads = args.sqlite_threads if backend == "sqlite" else args.threads
         report["gunicorn"] = {
             "workers": args.workers,
             "threads": threads,
             "worker_class": WORKER_CLASS,
             "worker_connections": connections_per_worker(args.connections, args.workers),
-            "config": "gunicorn.conf.py (access log on) and the app's request log, as in production",
+            "config": "gunicorn.conf.py (access log on) and the app's request log, as in production; "
+                      "the floor under the same settings",
         }
-        print(f"[{backend}] starting gunicorn: {args.workers} workers × {threads} threads", flush=True)
-        instance = servers.start(
-            settings, workers=args.workers, threads=threads, log_path=log_path,
-            worker_class=WORKER_CLASS, worker_connections=report["gunicorn"]["worker_connections"],
-        )
+        report["pairs"] = args.pairs
+        print(f"[{backend}] starting gunicorn for Invites and the floor: {args.workers} workers × {threads} threads",
+              flush=True)
+        servers_by_side: dict[str, servers.Instance] = {}
         try:
-            check_sessions(instance, sessions)
+            for side, spec in (("floor", FLOOR_APP), ("invites", "app:app")):
+                servers_by_side[side] = servers.start(
+                    settings, workers=args.workers, threads=threads,
+                    log_path=args.output / f"{stamp}-{backend}-{side}-gunicorn.log", app_spec=spec,
+                    worker_class=WORKER_CLASS, worker_connections=report["gunicorn"]["worker_connections"],
+                )
+            check_sessions(servers_by_side["invites"], sessions)
+            check_floor(servers_by_side["floor"], sessions)
             accepted_2xx = None
             for endpoint in endpoints:
                 path = route_for(app, endpoint)
@@ -446,57 +545,56 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
                     }
                     print(f"[{backend}] {endpoint.name}: unavailable (issue {endpoint.issue})", flush=True)
                     continue
-                requests_file = work / f"{endpoint.name}.requests"
-                prepared = build_requests(endpoint, path, data, sessions, instance.port)
-                write_requests(requests_file, prepared)
-                notes = []
-                if endpoint.method == "GET" and (endpoint.cards is not None or endpoint.shows):
-                    # A route can exist as a placeholder: check the page is the real one.
-                    sample = path.replace("{code}", data.usable_codes[0])
-                    person = sessions["manager"][0] if endpoint.who == "manager" else None
-                    _, _, body = get(instance, sample, person)
-                    cards = len(re.findall(r'id="invitation-\d+"', body))
-                    if endpoint.cards is not None and cards != endpoint.cards:
-                        notes.append(f"shows {cards} invitation cards, expected {endpoint.cards}")
-                    expected = (endpoint.shows or "").replace("{company}", data.company_name)
-                    if expected and expected not in body:
-                        notes.append(f"does not show {expected!r}: a placeholder?")
-                if endpoint.mode == "cycle" and args.warmup:
-                    warm = work / f"{endpoint.name}.warmup"
-                    warm.mkdir()
-                    wrk(instance.url, requests_file, "cycle", args, args.warmup, warm)
-                done_dir = work / f"{endpoint.name}.done"
-                done_dir.mkdir()
-                print(f"[{backend}] {endpoint.name}: {endpoint.method} {path} …", flush=True)
-                if endpoint.mode == "cycle":
-                    seconds = args.duration
+                prepared = {
+                    side: build_requests(endpoint, path, data, sessions, instance.port)
+                    for side, instance in servers_by_side.items()
+                }
+                notes = [
+                    f"{side}: {note}" for side, instance in servers_by_side.items()
+                    for note in check_page(instance, endpoint, path, data, sessions)
+                ]
+                if endpoint.mode == "once":
+                    chunks = {side: pair_chunks(p, args.pairs) for side, p in prepared.items()}
                 else:
-                    # Ends when every request is answered; this only caps a run that lost
-                    # answers (a socket error drops its request), assuming >= 20 req/s.
-                    seconds = max(args.duration, 60 + len(prepared) // 20)
-                load_before, cpu_before = os.getloadavg(), instance.cpu_seconds()
-                result = summarise(wrk(instance.url, requests_file, endpoint.mode, args, seconds, done_dir), endpoint.mode)
-                cpu_after = instance.cpu_seconds()
-                result["load_average_before"] = [round(x, 2) for x in load_before]
-                if cpu_before is not None and cpu_after is not None and result["requests"]:
-                    # Includes the answers wrk's last moments left unmeasured: a slight overestimate.
-                    result["server_cpu_ms_per_request"] = round(
-                        (cpu_after - cpu_before) * 1000 / result["requests"], 2
-                    )
-                if endpoint.mode == "once" and result["answered_by_script"] != len(prepared):
-                    notes.append(f"incomplete: {result['answered_by_script']} of {len(prepared)} requests answered")
-                result.update(path=path, method=endpoint.method, mode=endpoint.mode)
+                    chunks = {side: [p] * args.pairs for side, p in prepared.items()}
+                print(f"[{backend}] {endpoint.name}: {endpoint.method} {path}, floor and Invites "
+                      f"alternately, {args.pairs} pairs …", flush=True)
+                pairs = []
+                for k in range(args.pairs):
+                    pair = {}
+                    for side in ("floor", "invites"):
+                        pair[side] = measure(servers_by_side[side], endpoint, chunks[side][k], args, work,
+                                             f"{endpoint.name}-{side}-{k}", warmup=k == 0)
+                        notes += [f"{side} run {k + 1}: {note}" for note in pair[side].pop("notes", [])]
+                    floor_rps = pair["floor"]["requests_per_second"]
+                    pair["ratio"] = round(pair["invites"]["requests_per_second"] / floor_rps, 3) if floor_rps else None
+                    pairs.append(pair)
+                ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
+                result = {
+                    "status": "measured", "path": path, "method": endpoint.method, "mode": endpoint.mode,
+                    "ratio": round(median(ratios), 3) if ratios else None,
+                    "ratios": ratios,
+                    "floor": side_summary([p["floor"] for p in pairs]),
+                    "invites": side_summary([p["invites"] for p in pairs]),
+                    "pairs": pairs,
+                }
+                floor_cpu, invites_cpu = result["floor"]["cpu_ms_per_request"], result["invites"]["cpu_ms_per_request"]
+                # The same comparison in gunicorn's CPU per request: the floor's over Invites'.
+                result["cpu_ratio"] = round(floor_cpu / invites_cpu, 3) if floor_cpu and invites_cpu else None
                 if notes:
                     result["notes"] = notes
                 report["endpoints"][endpoint.name] = result
                 if endpoint.name == "accept":
-                    accepted_2xx = sum(n for s, n in result["statuses"].items() if 200 <= int(s) <= 299)
+                    accepted_2xx = sum(
+                        n for p in pairs for s, n in p["invites"]["statuses"].items() if 200 <= int(s) <= 299
+                    )
             report["invariants"] = invariants(app, data, accepted_2xx)
         finally:
-            instance.stop()
+            for instance in servers_by_side.values():
+                instance.stop()
             with app.app_context():
                 db.engine.dispose()
-        report["gunicorn_log"] = str(log_path)
+        report["gunicorn_logs"] = [str(i.log_path) for i in servers_by_side.values()]
     return report
 
 
@@ -504,25 +602,31 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
 
 
 def print_report(results: dict) -> None:
-    header = (f"{'backend':<11}{'endpoint':<13}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
-              f"{'requests':>10}{'cpu ms':>8}{'load':>6}  note")
+    header = (f"{'backend':<11}{'endpoint':<13}{'floor r/s':>10}{'p95 ms':>8}{'Invites r/s':>12}{'p95 ms':>8}"
+              f"{'ratio':>7}  {'ratios of the pairs':<22}{'errors':>7}{'cpu ms floor/Invites':>21}{'cpu ratio':>10}  note")
     print()
-    print("cpu ms: gunicorn's CPU time (master and workers) per request; load: 1-minute load average before the run")
+    print("ratio: Invites' requests/s over the floor's, median of the pairs (each pair: floor, then Invites);")
+    print("req/s, p95 and cpu ms (gunicorn's CPU per request): medians of the runs; errors: Invites' and the floor's;")
+    print("cpu ratio: the floor's cpu ms over Invites'")
     print(header)
     print("-" * len(header))
     for backend, report in results["backends"].items():
         for name, r in report["endpoints"].items():
             if r["status"] != "measured":
-                print(f"{backend:<11}{name:<13}{'-':>9}{'-':>9}{'-':>9}{'-':>9}{'-':>8}{'-':>10}{'-':>8}{'-':>6}  {r['note']}")
+                print(f"{backend:<11}{name:<13}{'-':>10}{'-':>8}{'-':>12}{'-':>8}{'-':>7}  {'':<22}{'-':>7}{'-':>21}{'-':>10}  {r['note']}")
                 continue
+            f, i = r["floor"], r["invites"]
             note = "; ".join(r.get("notes", []))
-            if r["errors"]:
-                note = (note + "; " if note else "") + f"statuses {r['statuses']}; first error: {r['error_sample']!r}"[:200]
-            lat = r["latency_ms"]
-            cpu = r.get("server_cpu_ms_per_request")
-            print(f"{backend:<11}{name:<13}{r['requests_per_second']:>9.1f}{lat['p50']:>9.2f}{lat['p95']:>9.2f}"
-                  f"{lat['p99']:>9.2f}{r['errors']:>8}{r['requests']:>10}{cpu if cpu is not None else '-':>8}"
-                  f"{r['load_average_before'][0]:>6.1f}  {note}")
+            errors = f["errors"] + i["errors"]
+            if errors:
+                samples = [p[s]["error_sample"] for p in r["pairs"] for s in ("invites", "floor") if p[s]["error_sample"]]
+                note = (note + "; " if note else "") + f"first error: {samples[0]!r}"[:160] if samples else note
+            ratios = " ".join(f"{x:.2f}" for x in r["ratios"])
+            cpu = f"{f['cpu_ms_per_request'] or '-'}/{i['cpu_ms_per_request'] or '-'}"
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+            cpu_ratio = f"{r['cpu_ratio']:.2f}" if r.get("cpu_ratio") is not None else "-"
+            print(f"{backend:<11}{name:<13}{f['requests_per_second']:>10.1f}{f['p95_ms']:>8.2f}"
+                  f"{i['requests_per_second']:>12.1f}{i['p95_ms']:>8.2f}{ratio:>7}  {ratios:<22}{errors:>7}{cpu:>21}{cpu_ratio:>10}  {note}")
         inv = report.get("invariants")
         if inv:
             verdict = "OK" if inv["ok"] else "BROKEN"
@@ -563,7 +667,10 @@ def main(argv: list[str] | None = None) -> int:
     for report in results["backends"].values():
         if report.get("invariants", {}).get("ok") is False:
             failed = True
-        if args.strict and any(r["status"] != "measured" or r["errors"] for r in report["endpoints"].values()):
+        if args.strict and any(
+            r["status"] != "measured" or r["floor"]["errors"] or r["invites"]["errors"]
+            for r in report["endpoints"].values()
+        ):
             failed = True
     return 1 if failed else 0
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select, update
+from flask_login import UserMixin
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -36,6 +38,41 @@ NAME_INVALID = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
 COMPANY_NAME_INVALID = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
 CONTROL_CHARACTERS = "Names cannot contain control characters."
 MEMBERS_PER_PAGE = 50
+
+
+class SignedInUser(UserMixin):
+    """Who the session says is signed in: what a request needs of them, from one row.
+
+    Not an ORM ``User``: Flask-Login loads one on every signed-in request, and
+    going through the Session and its identity map cost about a quarter of a
+    validate (docs/performance.md). Wherever the domain takes a user it reads
+    ``id``, ``email`` and ``email_verified_at``; templates show ``email``.
+    """
+
+    __slots__ = ("id", "email", "name", "email_verified_at", "session_token")
+
+    def __init__(self, id: int, email: str, name: str, email_verified_at: datetime | None,
+                 session_token: str | None):
+        self.id, self.email, self.name = id, email, name
+        self.email_verified_at, self.session_token = email_verified_at, session_token
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id, as ``User.get_id``: ``<user id>:<session token>``."""
+        return f"{self.id}:{self.session_token}"
+
+    def __repr__(self) -> str:
+        return f"<SignedInUser {self.id} {self.email}>"
+
+
+_users = User.__table__.c
+#: The columns of ``SignedInUser``, by id: one Core statement, built (and its cache key) once.
+SIGNED_IN_USER = select(
+    _users.id, _users.email, _users.name, _users.email_verified_at, _users.session_token
+).where(_users.id == bindparam("user_id"))
 
 
 class AccountError(Exception):
@@ -324,17 +361,18 @@ def end_sessions(user_id: int) -> None:
 # --- memberships -------------------------------------------------------------
 
 
+_MEMBERSHIPS_OF = (
+    select(Membership)
+    .join(Membership.company)
+    .options(contains_eager(Membership.company))
+    .where(Membership.user_id == bindparam("user_id"))
+    .order_by(Company.name, Company.id)
+)
+
+
 def memberships_of(user_id: int) -> list[Membership]:
     """A user's memberships with their companies, by company name."""
-    return list(
-        db.session.execute(
-            select(Membership)
-            .join(Membership.company)
-            .options(contains_eager(Membership.company))
-            .where(Membership.user_id == user_id)
-            .order_by(Company.name, Company.id)
-        ).scalars()
-    )
+    return list(db.session.execute(_MEMBERSHIPS_OF, {"user_id": user_id}).scalars())
 
 
 def get_membership(membership_id: Any, company_id: int) -> Membership | None:

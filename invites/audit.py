@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -61,6 +61,38 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def insert_now(
+    action: Action,
+    *,
+    company_id: int,
+    actor_id: int | None,
+    invitation_id: int | None = None,
+    subject_user_id: int | None = None,
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """``record``'s row, written at once by one Core INSERT in the current transaction.
+
+    For the hot paths (pause, start, revoke): no ORM object, no flush; the
+    caller still commits it with the change.
+    """
+    db.session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "action": action.value,
+            "company_id": company_id,
+            "actor_id": actor_id,
+            "invitation_id": invitation_id,
+            "subject_user_id": subject_user_id,
+            "detail": detail,
+            "created_at": at or utcnow(),
+        },
+    )
+
+
+_INSERT_EVENT = insert(AuditEvent.__table__)
 
 
 def action_label(action: str) -> str:
@@ -122,11 +154,12 @@ def invitation_events(invitation_id: int, limit: int = EVENTS_PER_PAGE) -> list[
     )
 
 
+_LATEST_ID = select(func.coalesce(func.max(AuditEvent.id), 0)).where(AuditEvent.company_id == bindparam("company_id"))
+
+
 def latest_id(company_id: int) -> int:
     """The id of the company's newest audit row (0 if none): a cursor for ``changes_since``."""
-    return db.session.scalar(
-        select(func.coalesce(func.max(AuditEvent.id), 0)).where(AuditEvent.company_id == company_id)
-    )
+    return db.session.scalar(_LATEST_ID, {"company_id": company_id})
 
 
 # Ids come from a sequence, and on PostgreSQL concurrent transactions commit out of

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, case, exists, func, not_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, not_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit, outbox, tokens
@@ -246,17 +247,46 @@ def email_matches(invitation: Invitation, user: User) -> bool:
 # --- lookups -----------------------------------------------------------------
 
 
+def well_formed_code(code: Any) -> bool:
+    """Could ``code`` be an invitation code at all? Anything else is not looked up."""
+    if not isinstance(code, str) or not code or len(code) > CODE_MAX_LENGTH:
+        return False
+    return all(c.isascii() and (c.isalnum() or c in "-_") for c in code)
+
+
+# Built once, with bound parameters, so that SQLAlchemy works out their cache keys once.
+_BY_CODE = (
+    select(Invitation)
+    .options(joinedload(Invitation.company), joinedload(Invitation.creator))
+    .where(Invitation.code == bindparam("code"))
+)
+# The same row and, in the same statement (so one snapshot: a use commits its
+# membership and its redemption together, and a racing request must see both
+# or neither), whether the user is a member of its company and has used it.
+_BY_CODE_FOR_USER = _BY_CODE.add_columns(
+    exists().where(Membership.user_id == bindparam("user_id"), Membership.company_id == Invitation.company_id),
+    exists().where(Redemption.invitation_id == Invitation.id, Redemption.user_id == bindparam("user_id")),
+)
+
+
 def find_by_code(code: Any) -> Invitation | None:
     """The invitation with this code (company and creator loaded), or None if malformed."""
-    if not isinstance(code, str) or not code or len(code) > CODE_MAX_LENGTH:
+    if not well_formed_code(code):
         return None
-    if not all(c.isascii() and (c.isalnum() or c in "-_") for c in code):
-        return None
-    return db.session.execute(
-        select(Invitation)
-        .options(joinedload(Invitation.company), joinedload(Invitation.creator))
-        .where(Invitation.code == code)
-    ).scalar_one_or_none()
+    return db.session.execute(_BY_CODE, {"code": code}).scalar_one_or_none()
+
+
+def _find_for_user(code: Any, user: User) -> tuple[Invitation | None, bool, bool]:
+    """``find_by_code``, and whether ``user`` is a member of its company and has used it."""
+    if not well_formed_code(code):
+        return None, False, False
+    row = db.session.execute(_BY_CODE_FOR_USER, {"code": code, "user_id": user.id}).one_or_none()
+    return (row[0], row[1], row[2]) if row is not None else (None, False, False)
+
+
+_BY_ID_FOR_COMPANY = select(Invitation).where(
+    Invitation.id == bindparam("invitation_id"), Invitation.company_id == bindparam("company_id")
+)
 
 
 def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
@@ -265,9 +295,7 @@ def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     if invitation_id is None:
         return None
     return db.session.execute(
-        select(Invitation).where(
-            Invitation.id == invitation_id, Invitation.company_id == company_id
-        )
+        _BY_ID_FOR_COMPANY, {"invitation_id": invitation_id, "company_id": company_id}
     ).scalar_one_or_none()
 
 
@@ -284,24 +312,28 @@ def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Inv
     )
 
 
-def user_refusal(invitation: Invitation, user: User) -> Refusal | None:
+def user_refusal(
+    invitation: Invitation, user: User, member: bool | None = None, redeemed: bool | None = None
+) -> Refusal | None:
     """Why this user in particular may not use the invitation, in order, or None.
 
     Wrong account, then (for an invitation with a target address) an address not
-    yet verified, then already a member, then already used.
+    yet verified, then already a member, then already used. ``member`` and
+    ``redeemed`` come with the invitation (``check``); without them they are read here.
     """
     if not email_matches(invitation, user):
         return Refusal.WRONG_ACCOUNT
     if invitation.email is not None and user.email_verified_at is None:
         return Refusal.UNVERIFIED
-    # One statement, so one snapshot: a use commits its membership and its
-    # redemption together, and a racing request must see both or neither.
-    member, redeemed = db.session.execute(
-        select(
-            exists().where(Membership.user_id == user.id, Membership.company_id == invitation.company_id),
-            exists().where(Redemption.invitation_id == invitation.id, Redemption.user_id == user.id),
-        )
-    ).one()
+    if member is None or redeemed is None:
+        # One statement, so one snapshot: a use commits its membership and its
+        # redemption together, and a racing request must see both or neither.
+        member, redeemed = db.session.execute(
+            select(
+                exists().where(Membership.user_id == user.id, Membership.company_id == invitation.company_id),
+                exists().where(Redemption.invitation_id == invitation.id, Redemption.user_id == user.id),
+            )
+        ).one()
     if member:
         return Refusal.ALREADY_MEMBER
     if redeemed:
@@ -323,12 +355,15 @@ def check(code: Any, user: User | None = None) -> Invitation:
     Raises ``InvitationRefused`` with the first reason that applies: the five
     invitation refusals in order, then wrong account, then an unverified
     address (targeted invitations), then already a member, then already used.
-    Reads only; a GET of the invite page calls this.
+    Reads only, in one statement; a GET of the invite page calls this.
     """
-    invitation = find_by_code(code)
+    if user is None:
+        invitation, member, redeemed = find_by_code(code), None, None
+    else:
+        invitation, member, redeemed = _find_for_user(code, user)
     reason = refusal(invitation)
     if reason is None and user is not None:
-        reason = user_refusal(invitation, user)
+        reason = user_refusal(invitation, user, member, redeemed)
     if reason is not None:
         raise InvitationRefused(reason, invitation)
     return invitation
@@ -379,19 +414,30 @@ def parse_page(raw: Any) -> int:
     return page if 1 <= page <= 100_000 else 1
 
 
+def _page_statement(which: Filter):
+    """A page of a company's invitations under one filter, newest first: built once per filter."""
+    query = select(Invitation).where(Invitation.company_id == bindparam("company_id"))
+    clause = filter_clause(which, bindparam("now", type_=UTCDateTime()))
+    if clause is not None:
+        query = query.where(clause)
+    return (
+        query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+_PAGES = {which: _page_statement(which) for which in Filter}
+
+
 def list_for_company(
     company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50
 ) -> InvitationPage:
     """A page of the company's invitations, newest first, one query."""
-    query = select(Invitation).where(Invitation.company_id == company_id)
-    clause = filter_clause(which, utcnow())
-    if clause is not None:
-        query = query.where(clause)
     rows = list(
         db.session.execute(
-            query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
+            _PAGES[which],
+            {"company_id": company_id, "now": utcnow(), "limit": per_page + 1, "offset": (page - 1) * per_page},
         ).scalars()
     )
     return InvitationPage(
@@ -543,23 +589,64 @@ def _refusal_after_failed_update(
     return InvitationRefused(holding[0] if holding else otherwise, invitation)
 
 
+# What a change's UPDATE returns: every column a card, the API or the refusal shows,
+# so the invitation is brought up to date from it rather than read again.
+_RETURNED = (
+    Invitation.is_active,
+    Invitation.revoked_at,
+    Invitation.used_count,
+    Invitation.max_uses,
+    Invitation.expires_at,
+    Invitation.status,
+)
+
+
+def _apply(invitation: Invitation, row) -> None:
+    """Set what an UPDATE … RETURNING gave as the invitation's loaded (not pending) values."""
+    for column, value in zip(_RETURNED, row):
+        set_committed_value(invitation, column.key, value)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what this request loaded.
+
+    The changed invitation was brought up to date from its UPDATE's RETURNING;
+    expiring it would only read the same row again when the answer is built.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def _set_active_statement(active: bool | None):
+    """Pause (False), start (True) or toggle (None): built once each."""
+    return (
+        update(Invitation)
+        .where(_changeable(bindparam("invitation_id")))
+        .values(is_active=not_(Invitation.is_active) if active is None else active)
+        .returning(*_RETURNED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SET_ACTIVE = {active: _set_active_statement(active) for active in (True, False, None)}
+
+
 def set_active(invitation: Invitation, actor: User, active: bool | None = None) -> Invitation:
     """Pause (False), start (True) or toggle (None) an invitation that can still be used.
 
     One UPDATE decides, so two admins pausing at once both see it paused, and
     an invitation that filled up or was revoked meanwhile is refused.
     """
-    new_value = not_(Invitation.is_active) if active is None else active
-    row = db.session.execute(
-        update(Invitation)
-        .where(_changeable(invitation.id))
-        .values(is_active=new_value)
-        .returning(Invitation.is_active)
-    ).first()
+    row = db.session.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
     if row is None:
         raise _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
         )
+    _apply(invitation, row)
     return _commit_change(invitation, actor, audit.Action.START if row.is_active else audit.Action.PAUSE)
 
 
@@ -573,18 +660,19 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
             Invitation.used_count < Invitation.max_uses,
         )
         .values(revoked_at=utcnow())
-        .returning(Invitation.id)
+        .returning(*_RETURNED)
+        .execution_options(synchronize_session=False)
     ).first()
     if row is None:
         raise _refusal_after_failed_update(invitation, considered=(Refusal.REVOKED, Refusal.FULL))
+    _apply(invitation, row)
     return _commit_change(invitation, actor, audit.Action.REVOKE)
 
 
 def _commit_change(invitation: Invitation, actor: User, action: audit.Action) -> Invitation:
-    """Record an admin's change in the audit trail, commit both, and reload the invitation."""
-    audit.record(action, company_id=invitation.company_id, actor_id=actor.id, invitation_id=invitation.id)
-    db.session.commit()
-    db.session.refresh(invitation)
+    """Record an admin's change in the audit trail and commit both; the invitation is up to date."""
+    audit.insert_now(action, company_id=invitation.company_id, actor_id=actor.id, invitation_id=invitation.id)
+    _commit_keeping_loaded()
     return invitation
 
 
@@ -597,6 +685,98 @@ class Acceptance:
     membership: Membership
 
 
+_invitations = Invitation.__table__
+# One use of an invitation: the conditional UPDATE whose row count decides,
+# judged by the database's clock at that moment. SET sees the row as it was,
+# so "+ 1" is the count after this use.
+_USE_ONE_PLACE = (
+    update(_invitations)
+    .where(
+        _invitations.c.id == bindparam("invitation_id"),
+        _invitations.c.is_active,
+        _invitations.c.revoked_at.is_(None),
+        _invitations.c.expires_at > db_now(),
+        _invitations.c.used_count < _invitations.c.max_uses,
+    )
+    .values(
+        used_count=_invitations.c.used_count + 1,
+        status=case(
+            (_invitations.c.used_count + 1 >= _invitations.c.max_uses, InvitationStatus.ACCEPTED.value),
+            else_=_invitations.c.status,
+        ),
+    )
+    .returning(*(_invitations.c[column.key] for column in _RETURNED))
+)
+_INSERT_REDEMPTION = insert(Redemption.__table__)
+_INSERT_MEMBERSHIP = insert(Membership.__table__).returning(Membership.__table__.c.id)
+_INSERT_EVENT = insert(audit.AuditEvent.__table__)
+
+
+def _accept_statement_postgresql():
+    """PostgreSQL: the UPDATE, the redemption, the membership and the audit row in one statement.
+
+    Data-modifying CTEs: each INSERT selects from the UPDATE's RETURNING, so
+    when the UPDATE matches nothing nothing is inserted and no row comes back;
+    a UNIQUE violation fails the whole statement, and the use with it.
+    """
+    now = bindparam("now", type_=UTCDateTime())
+    user_id = bindparam("user_id")
+    used = _USE_ONE_PLACE.returning(_invitations.c.id, _invitations.c.company_id).cte("used")
+    redemption = _INSERT_REDEMPTION.from_select(
+        ["invitation_id", "user_id", "created_at"], select(used.c.id, user_id, now)
+    ).cte("redemption")
+    membership = (
+        insert(Membership.__table__)
+        .from_select(
+            ["user_id", "company_id", "role", "created_at"],
+            select(user_id, used.c.company_id, literal(Role.MEMBER.value), now),
+        )
+        .returning(Membership.__table__.c.id)
+        .cte("membership")
+    )
+    event = _INSERT_EVENT.from_select(
+        ["company_id", "actor_id", "action", "invitation_id", "subject_user_id", "created_at"],
+        select(used.c.company_id, user_id, literal(audit.Action.ACCEPT.value), used.c.id, user_id, now),
+    ).cte("event")
+    return (
+        select(*(used.c[column.key] for column in _RETURNED), membership.c.id.label("membership_id"))
+        .select_from(used.join(membership, true()))
+        .add_cte(redemption, event)
+    )
+
+
+_ACCEPT_POSTGRESQL = _accept_statement_postgresql()
+
+
+def _use_one_place(invitation: Invitation, user: User, now: datetime):
+    """Write one use: the invitation's new values and the membership's id, or None if the UPDATE
+    matched nothing. A UNIQUE violation raises ``IntegrityError``.
+
+    PostgreSQL does it in one statement; SQLite (no data-modifying CTEs) in four
+    Core statements in one transaction, built before and sent back to back, so
+    that its write lock is held for as short a time as possible.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(
+            _ACCEPT_POSTGRESQL, {"invitation_id": invitation.id, "user_id": user.id, "now": now}
+        ).first()
+        return (row[:-1], row.membership_id) if row is not None else None
+    redemption = {"invitation_id": invitation.id, "user_id": user.id, "created_at": now}
+    membership = {"user_id": user.id, "company_id": invitation.company_id, "role": Role.MEMBER.value, "created_at": now}
+    event = {
+        "company_id": invitation.company_id, "actor_id": user.id, "action": audit.Action.ACCEPT.value,
+        "invitation_id": invitation.id, "subject_user_id": user.id, "detail": None, "created_at": now,
+    }
+    row = connection.execute(_USE_ONE_PLACE, {"invitation_id": invitation.id}).first()
+    if row is None:
+        return None
+    connection.execute(_INSERT_REDEMPTION, redemption)
+    membership_id = connection.execute(_INSERT_MEMBERSHIP, membership).scalar_one()
+    connection.execute(_INSERT_EVENT, event)
+    return row, membership_id
+
+
 def accept(code: Any, user: User) -> Acceptance:
     """Use one place on the invitation for ``user`` and make them a MEMBER, atomically.
 
@@ -605,53 +785,26 @@ def accept(code: Any, user: User) -> Acceptance:
     row count decides. The redemption and the membership are inserted in the
     same transaction, each guarded by a UNIQUE constraint, so a user who is
     already in (or who clicks twice at once) rolls the whole thing back and
-    the use is given back.
+    the use is given back. The audit row goes in the same transaction.
     """
     invitation = check(code, user)
-    # From the UPDATE to COMMIT the transaction holds a write lock (SQLite's only
-    # one for the whole database; PostgreSQL's on the invitation's row) and every
-    # other accept of it waits: the rows are built before, and the three INSERTs
-    # go in one flush with the COMMIT.
-    membership = Membership(user_id=user.id, company_id=invitation.company_id, role=Role.MEMBER.value)
-    redemption = Redemption(invitation_id=invitation.id, user_id=user.id)
-    result = db.session.execute(
-        update(Invitation)
-        .where(
-            Invitation.id == invitation.id,
-            Invitation.is_active,
-            Invitation.revoked_at.is_(None),
-            Invitation.expires_at > db_now(),
-            Invitation.used_count < Invitation.max_uses,
-        )
-        .values(
-            used_count=Invitation.used_count + 1,
-            # SET sees the row as it was, so "+ 1" is the count after this use.
-            status=case(
-                (Invitation.used_count + 1 >= Invitation.max_uses, InvitationStatus.ACCEPTED.value),
-                else_=Invitation.status,
-            ),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise _refusal_after_failed_update(invitation, otherwise=Refusal.PAUSED)
-    db.session.add_all([redemption, membership])
-    audit.record(
-        audit.Action.ACCEPT,
-        company_id=invitation.company_id,
-        actor_id=user.id,
-        invitation_id=invitation.id,
-        subject_user_id=user.id,
-    )
+    now = utcnow()
     try:
-        db.session.commit()
+        written = _use_one_place(invitation, user, now)
+        if written is None:
+            raise _refusal_after_failed_update(invitation, otherwise=Refusal.PAUSED)
+        _commit_keeping_loaded()
     except IntegrityError:
         # Another request of this user won the race (or they joined meanwhile):
         # the rollback gives the use back; say which of the two it was.
         db.session.rollback()
         reason = user_refusal(invitation, user) or Refusal.ALREADY_MEMBER
         raise InvitationRefused(reason, invitation) from None
-    db.session.refresh(invitation)
+    row, membership_id = written
+    _apply(invitation, row)
+    membership = Membership(
+        id=membership_id, user_id=user.id, company_id=invitation.company_id, role=Role.MEMBER.value, created_at=now
+    )
     return Acceptance(invitation=invitation, company=invitation.company, membership=membership)
 
 

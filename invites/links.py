@@ -57,9 +57,14 @@ def url_pattern(endpoint: str, name: str, **values) -> UrlPattern:
     return pattern
 
 
-def invite_url(code: str) -> str:
-    """The shareable link for ``code``: under ``PUBLIC_URL`` when set, else this request's host."""
+def invite_url_pattern() -> UrlPattern:
+    """``invite_url`` as a pattern, worked out once for a page of many invitations."""
     public_url = current_app.config.get("PUBLIC_URL")
     if public_url:
-        return public_url + "/invite/" + code
-    return url_pattern("invite.show", "code", _external=True)(code)
+        return UrlPattern(public_url + "/invite/", "")
+    return url_pattern("invite.show", "code", _external=True)
+
+
+def invite_url(code: str) -> str:
+    """The shareable link for ``code``: under ``PUBLIC_URL`` when set, else this request's host."""
+    return invite_url_pattern()(code)

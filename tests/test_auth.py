@@ -209,3 +209,21 @@ def test_malformed_current_url_header_is_ignored_not_an_error(client, make, curr
     response = client.get("/dashboard/company", headers={"HX-Request": "true", "HX-Current-URL": current_url})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/dashboard/company"
+
+
+def test_the_user_loader_reads_one_row_and_keeps_nothing_in_the_session(app, make):
+    """Flask-Login's loader: one Core statement, the columns a request needs, no ORM object."""
+    from invites.auth.routes import load_user
+
+    from .statements import StatementLog
+
+    _, owner = make.company("Acme")
+    owner_id, owner_email = owner.id, owner.email
+    with app.app_context():
+        with StatementLog(db.engine) as log:
+            user = load_user(str(owner_id))
+        assert len(log) == 1 and log.statements[0][0].lstrip().upper().startswith("SELECT")
+        assert (user.id, user.email, user.is_authenticated, user.get_id()) == (owner_id, owner_email, True, str(owner_id))
+        assert not [obj for obj in db.session.identity_map.values() if isinstance(obj, User)]
+        for unknown in ("999999", "0", "-1", "abc", "1e3", str(2**40)):
+            assert load_user(unknown) is None, unknown

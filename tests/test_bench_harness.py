@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from benchmarks import run, servers
+from benchmarks import floor, run, servers
 from benchmarks.endpoints import ENDPOINTS, Endpoint, by_name
 from benchmarks.sessions import USER_AGENT, signed_session
 from invites import demo
@@ -185,3 +185,59 @@ def test_prepared_toggle_requests_pause_and_start_through_the_dashboard(app, cli
     assert started.status_code == 200 and b"PAUSED" not in started.data
     with app.app_context():
         assert db.session.get(Invitation, invitation_id).is_active is True
+
+
+@pytest.fixture
+def floor_client(app, seeded, monkeypatch):
+    """The floor of ``make bench`` on the seeded database, with the app's secret."""
+    monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    monkeypatch.setenv("SECRET_KEY", app.secret_key)
+    with app.app_context():
+        floor.prepare(db.engine)
+    floor_app = floor.create_app()
+    yield floor_app.test_client()
+    floor_app.extensions["floor_engine"].dispose()
+    with app.app_context():
+        db.session.execute(sa.text("DROP TABLE floor_invitations"))
+        db.session.commit()
+
+
+def test_the_floor_answers_the_prepared_requests_as_invites_would(app, seeded, floor_client):
+    """Same cookies, same paths: the floor's pages are the same weight and its writes stay apart."""
+    sessions = sessions_for(app, seeded)
+    requests = {
+        e.name: run.build_requests(e, e.paths[0], seeded, sessions, port=80) for e in ENDPOINTS
+    }
+    validated = replay(floor_client, requests["validate"][0])
+    assert validated.status_code == 200
+    assert validated.json["valid"] is True and validated.json["invitation"]["company"]["name"] == seeded.company_name
+    floor_client.delete_cookie("session")
+    assert floor_client.post("/api/companies/invitations/validate", json={"code": "x"}).status_code == 401
+    page = floor_client.get(f"/invite/{seeded.usable_codes[0]}")
+    assert page.status_code == 200 and f"Join {seeded.company_name}" in page.get_data(as_text=True)
+    assert floor_client.get("/invite/no-such-code").status_code == 404
+    dashboard = replay(floor_client, requests["dashboard"][0])
+    cards = re.findall(r'id="invitation-(\d+)"', dashboard.get_data(as_text=True))
+    assert dashboard.status_code == 200 and len(cards) == 50
+    paused = replay(floor_client, requests["toggle"][0])
+    assert paused.status_code == 200 and f'id="invitation-{seeded.toggle_ids[0]}"' in paused.get_data(as_text=True)
+    accepted = replay(floor_client, requests["accept"][0])
+    assert accepted.status_code == 200 and accepted.json["invitation"]["usedCount"] == 1
+    code = seeded.accept_code(0)
+    with app.app_context():
+        assert db.session.execute(
+            sa.select(Invitation.is_active).where(Invitation.id == seeded.toggle_ids[0])
+        ).scalar_one() is False
+        # The floor's accept counts in its own table: Invites' counters still equal its redemptions.
+        assert db.session.execute(sa.select(Invitation.used_count).where(Invitation.code == code)).scalar_one() == 0
+        assert db.session.execute(
+            sa.text("SELECT used_count FROM floor_invitations WHERE code = :c"), {"c": code}
+        ).scalar_one() == 1
+
+
+def test_pairs_share_the_accepting_users_out_in_order():
+    prepared = [bytes([n]) for n in range(10)]
+    chunks = run.pair_chunks(prepared, 3)
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    assert b"".join(b"".join(c) for c in chunks) == b"".join(prepared)
+    assert run.median([0.5, 0.2, 0.9]) == 0.5 and run.median([0.2, 0.4]) == pytest.approx(0.3)

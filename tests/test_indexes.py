@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from invites import accounts, audit, demo, invitations
+from invites.auth.routes import load_user
 from invites.extensions import db
 from invites.invitations import Filter
 
@@ -47,8 +48,17 @@ def _a_used_invitation(world: World) -> int:
     ).scalar_one()
 
 
+def _check_signed_in(world: World):
+    """The invite page's and accept's one read: the invitation, membership and redemption."""
+    user = load_user(str(world.data.ready_user_ids[0]))
+    return lambda: invitations.check(world.data.usable_codes[0], user)
+
+
 LOOKUPS = [
     Lookup("code", "company_invitations", lambda w: lambda: invitations.find_by_code(w.data.usable_codes[0])),
+    *[Lookup(f"code_signed_in_{table}", table, _check_signed_in)
+      for table in ("company_invitations", "memberships", "invitation_redemptions")],
+    Lookup("signed_in_user", "users", lambda w: lambda: load_user(str(w.data.owner_id))),
     *[
         Lookup(
             f"dashboard_{which.value}",
@@ -137,3 +147,50 @@ def test_sqlite_plans_never_scan_the_table(world, lookup):
             db.session.remove()
         assert not [d for d in details if d.startswith(f"SCAN {lookup.table}")], details
         assert any(lookup.table in d for d in details), details
+
+
+def accept_writes(world: World) -> list[tuple[str, object]]:
+    """What an accept sends after its check (one read): the conditional UPDATE and the INSERTs."""
+    with world.app.app_context():
+        user = load_user(str(world.data.ready_user_ids[1]))
+        code = world.data.accept_code(1)
+        with StatementLog(db.engine) as log:
+            invitations.accept(code, user)
+        db.session.remove()
+    assert log.statements[0][0].lstrip().upper().startswith("SELECT"), log.report()
+    return log.statements[1:]
+
+
+@pytest.mark.postgresql
+def test_postgresql_accept_writes_in_one_statement_without_a_sequential_scan(world):
+    (sql, params), = accept_writes(world)
+    with world.app.app_context():
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        document = cursor.fetchone()[0]
+        db.session.rollback()
+        db.session.remove()
+    plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+    nodes = list(postgresql_plan_nodes(plan))
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(plan, indent=1)
+    updates = [n for n in nodes if n.get("Operation") == "Update"]
+    inserts = sorted(n["Relation Name"] for n in nodes if n.get("Operation") == "Insert")
+    assert [n["Relation Name"] for n in updates] == ["company_invitations"]
+    assert inserts == ["audit_events", "invitation_redemptions", "memberships"]
+
+
+@pytest.mark.sqlite
+def test_sqlite_accept_writes_by_primary_key(world):
+    writes = accept_writes(world)
+    assert [" ".join(sql.split()[:3]) for sql, _ in writes] == [
+        "UPDATE company_invitations SET",
+        "INSERT INTO invitation_redemptions",
+        "INSERT INTO memberships",
+        "INSERT INTO audit_events",
+    ]
+    sql, params = writes[0]
+    with world.app.app_context():
+        raw = db.session.connection().connection.dbapi_connection
+        details = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+        db.session.remove()
+    assert details and all(d.startswith("SEARCH company_invitations USING INTEGER PRIMARY KEY") for d in details), details

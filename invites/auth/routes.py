@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from .. import accounts, invitations, limits
 from ..extensions import db, login_manager
 from ..htmx import current_page, is_htmx_request
-from ..models import User
+from ..models import as_id
 from ..tenancy import SESSION_KEY
 from .forms import ForgotPasswordForm, LoginForm, RegisterForm, ResendConfirmationForm, ResetPasswordForm
 
@@ -57,21 +57,21 @@ def unauthorized():
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(user_id: str) -> accounts.SignedInUser | None:
     """Flask-Login's loader: the user behind the session's id ``<user id>:<session token>``.
 
-    The token is compared with the one on the row the loader reads anyway (no
-    extra query): once it has been rotated (log out, password reset, removal
-    from a company), a copied cookie signs nobody in.
+    One Core row, no ORM (docs/performance.md). The token is compared with the one
+    on that row (no extra query): once it has been rotated (log out, password
+    reset, removal from a company), a copied cookie signs nobody in.
     """
     raw_id, _, token = str(user_id).partition(":")
-    try:
-        user = db.session.get(User, int(raw_id))
-    except (TypeError, ValueError):
+    user_id = as_id(raw_id)
+    if user_id is None or not token:
         return None
-    if user is None or not token or not user.session_token or not hmac.compare_digest(user.session_token, token):
+    row = db.session.connection().execute(accounts.SIGNED_IN_USER, {"user_id": user_id}).first()
+    if row is None or not row.session_token or not hmac.compare_digest(row.session_token, token):
         return None
-    return user
+    return accounts.SignedInUser(*row)
 
 
 def safe_next(target: str | None) -> str | None:

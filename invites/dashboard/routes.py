@@ -27,7 +27,7 @@ from ..auth.routes import safe_next
 from ..errors import error_response
 from ..extensions import limiter
 from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
-from ..links import invite_url, url_pattern
+from ..links import invite_url, invite_url_pattern, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership, get_invitation_or_404, manager_required, page_company_required
@@ -53,6 +53,7 @@ def _card_helpers() -> dict:
             resend=url_pattern("dashboard.resend", "invitation_id"),
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
             activity=url_pattern("dashboard.activity", "invitation_id"),
+            invite=invite_url_pattern(),
         ),
     }
 
