@@ -218,12 +218,14 @@ def test_the_user_loader_reads_one_row_and_keeps_nothing_in_the_session(app, mak
     from .statements import StatementLog
 
     _, owner = make.company("Acme")
-    owner_id, owner_email = owner.id, owner.email
+    owner_id, owner_email, session_id = owner.id, owner.email, owner.get_id()
     with app.app_context():
         with StatementLog(db.engine) as log:
-            user = load_user(str(owner_id))
+            user = load_user(session_id)
         assert len(log) == 1 and log.statements[0][0].lstrip().upper().startswith("SELECT")
-        assert (user.id, user.email, user.is_authenticated, user.get_id()) == (owner_id, owner_email, True, str(owner_id))
+        assert (user.id, user.email, user.is_authenticated, user.get_id()) == (owner_id, owner_email, True, session_id)
         assert not [obj for obj in db.session.identity_map.values() if isinstance(obj, User)]
-        for unknown in ("999999", "0", "-1", "abc", "1e3", str(2**40)):
+        token = session_id.partition(":")[2]
+        for unknown in ("999999", "0", "-1", "abc", "1e3", str(2**40), str(owner_id), f"{owner_id}:", f"{owner_id}:x",
+                        f"999999:{token}", f"{owner_id}:{token}x"):
             assert load_user(unknown) is None, unknown

@@ -19,6 +19,7 @@ from invites import accounts, audit, demo, invitations
 from invites.auth.routes import load_user
 from invites.extensions import db
 from invites.invitations import Filter
+from invites.models import User
 
 from .demo_world import World, demo_world
 from .statements import StatementLog
@@ -50,15 +51,20 @@ def _a_used_invitation(world: World) -> int:
 
 def _check_signed_in(world: World):
     """The invite page's and accept's one read: the invitation, membership and redemption."""
-    user = load_user(str(world.data.ready_user_ids[0]))
+    user = load_user(session_id(world.data.ready_user_ids[0]))
     return lambda: invitations.check(world.data.usable_codes[0], user)
+
+
+def session_id(user_id: int) -> str:
+    """What a session cookie carries for ``user_id``: ``<id>:<session token>``."""
+    return db.session.get(User, user_id).get_id()
 
 
 LOOKUPS = [
     Lookup("code", "company_invitations", lambda w: lambda: invitations.find_by_code(w.data.usable_codes[0])),
     *[Lookup(f"code_signed_in_{table}", table, _check_signed_in)
       for table in ("company_invitations", "memberships", "invitation_redemptions")],
-    Lookup("signed_in_user", "users", lambda w: lambda: load_user(str(w.data.owner_id))),
+    Lookup("signed_in_user", "users", lambda w: (lambda sid: lambda: load_user(sid))(session_id(w.data.owner_id))),
     *[
         Lookup(
             f"dashboard_{which.value}",
@@ -152,7 +158,7 @@ def test_sqlite_plans_never_scan_the_table(world, lookup):
 def accept_writes(world: World) -> list[tuple[str, object]]:
     """What an accept sends after its check (one read): the conditional UPDATE and the INSERTs."""
     with world.app.app_context():
-        user = load_user(str(world.data.ready_user_ids[1]))
+        user = load_user(session_id(world.data.ready_user_ids[1]))
         code = world.data.accept_code(1)
         with StatementLog(db.engine) as log:
             invitations.accept(code, user)
