@@ -135,6 +135,20 @@
     }
   });
 
+  // Plain forms marked data-confirm (Remove a member): a dialog asks first, as hx-confirm
+  // does for Revoke; confirmed, the form says so, and the server acts without asking
+  // again. Without JavaScript the server answers a confirmation page instead.
+  document.body.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-confirm]")) return;
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      return;
+    }
+    var confirmed = form.querySelector("input[name=confirm]");
+    if (confirmed) confirmed.value = "yes";
+  });
+
   // Plain forms marked data-submit-once (the invite page's Join): a double click sends
   // one request, so the page that answers is the one for the first press.
   document.body.addEventListener("submit", function (event) {

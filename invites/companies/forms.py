@@ -13,7 +13,9 @@ class RoleForm(FlaskForm):
 
 
 class RemoveMemberForm(FlaskForm):
-    """An empty form: the button carries the CSRF token."""
+    """Remove: ``confirm`` is set once the owner has confirmed (dialog or page)."""
+
+    confirm = HiddenField()
 
 
 class SwitchCompanyForm(FlaskForm):

@@ -1,7 +1,7 @@
 """The members page, role changes, removals, the activity page, and the company switcher."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, audit, invitations
@@ -75,16 +75,24 @@ def change_role(membership_id: int):
 @bp.post("/members/<int:membership_id>/remove")
 @owner_required
 def remove(membership_id: int):
-    """The owner removes a member from the company."""
+    """The owner removes a member from the company, once confirmed.
+
+    With JavaScript a dialog confirms and sends ``confirm=yes``; without it the
+    first POST answers a confirmation page (naming the person) whose button sends it.
+    """
     target = _member_or_404(membership_id)
     name = target.user.name
-    if RemoveMemberForm().validate_on_submit():
-        try:
-            accounts.remove_member(target, current_user)
-        except accounts.AccountError as exc:
-            flash(exc.errors["role"], "error")
-        else:
-            flash(f"{name} was removed.", "success")
+    form = RemoveMemberForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    if form.confirm.data != "yes":
+        return render_template("companies/remove.html", target=target)
+    try:
+        accounts.remove_member(target, current_user)
+    except accounts.AccountError as exc:
+        flash(exc.errors["role"], "error")
+    else:
+        flash(f"{name} was removed.", "success")
     return redirect(url_for(".members"))
 
 

@@ -37,6 +37,17 @@ def mark_page(page) -> None:
     page.evaluate("window.__sameDocument = true")
 
 
+def assert_paused_look(card, paused: bool = True) -> None:
+    """Seed 003's "reduced opacity": the card's surface fades, its text keeps full contrast."""
+    expect(card).to_have_css("opacity", "1")
+    if paused:
+        expect(card).to_have_class(re.compile(r"\bis-paused\b"))
+        expect(card).to_have_css("border-style", "dashed")
+    else:
+        expect(card).not_to_have_class(re.compile(r"\bis-paused\b"))
+        expect(card).not_to_have_css("border-style", "dashed")
+
+
 def assert_not_reloaded(page) -> None:
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
 
@@ -109,7 +120,7 @@ def test_pause_and_start_swap_only_the_card(new_page, app, acme):
     page.keyboard.press("Enter")
 
     expect(card.locator(".badge-paused")).to_have_text("PAUSED")
-    expect(card).to_have_css("opacity", "0.6")
+    assert_paused_look(card)
     start = card.get_by_role("button", name=f"Start invitation {name}")
     expect(start).to_be_visible()
     expect(start).to_be_focused()  # the swap keeps the keyboard where it was
@@ -126,7 +137,7 @@ def test_pause_and_start_swap_only_the_card(new_page, app, acme):
     expect(start.locator(".spinner")).to_be_visible()
     held[0].continue_()
     expect(card.locator(".badge-paused")).to_have_count(0)
-    expect(card).to_have_css("opacity", "1")
+    assert_paused_look(card, paused=False)
     expect(card.get_by_role("button", name=f"Pause invitation {name}")).to_be_visible()
     expect(card).to_contain_text("PENDING")
     assert card_of(page, neighbour.id).evaluate("element => element.__untouched === true")
@@ -361,7 +372,7 @@ def test_create_and_pause_without_javascript(new_page, app, acme):
     card.get_by_role("button", name=re.compile("^Pause invitation")).click()
     expect(page.locator(".flash-success")).to_contain_text("paused.")
     expect(card.locator(".badge-paused")).to_have_text("PAUSED")
-    expect(card).to_have_css("opacity", "0.6")
+    assert_paused_look(card)
     card.get_by_role("button", name=re.compile("^Start invitation")).click()
     expect(page.locator(".flash-success")).to_contain_text("started.")
     expect(card.locator(".badge-paused")).to_have_count(0)
