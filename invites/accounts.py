@@ -5,7 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,10 @@ COMPANY_NAME_MAX_LENGTH = 100
 EMAIL_TAKEN = "An account with this email already exists. Log in instead."
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 EMAIL_INVALID = "Enter a valid email address."
+EMAIL_RESERVED_DOMAIN = (
+    "Email cannot be delivered to reserved domains such as .test, .invalid or .localhost: "
+    "enter a real address."
+)
 EMAIL_REQUIRED = "Enter your email."
 PASSWORD_REQUIRED = "Enter your password."
 PASSWORD_INVALID = (
@@ -58,8 +62,19 @@ def check_email(raw: object) -> str:
     try:
         validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError:
-        raise AccountError({"email": EMAIL_INVALID}) from None
+        message = EMAIL_RESERVED_DOMAIN if is_reserved_domain(raw) else EMAIL_INVALID
+        raise AccountError({"email": message}) from None
     return normalise_email(raw)
+
+
+def is_reserved_domain(email: str) -> bool:
+    """True if the address is at a special-use domain (RFC 6761: .test, .localhost, …).
+
+    The email validator refuses those with a message about "special-use names";
+    this lets the pages say plainly why the address was refused.
+    """
+    domain = email.rpartition("@")[2].strip().rstrip(".").lower()
+    return any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES)
 
 
 def has_control_characters(text: str) -> bool:

@@ -61,6 +61,7 @@ def test_email_is_stored_lowercase_and_unique_regardless_of_case(client, app):
     "overrides, field_message",
     [
         ({"email": "not-an-email"}, b"Enter a valid email address."),
+        ({"email": "jo@acme.test"}, b"Email cannot be delivered to reserved domains such as .test"),
         ({"email": ""}, b"Enter your email."),
         ({"name": ""}, b"Enter your name."),
         ({"password": "short", "confirm": "short"}, b"Use a password of 8 to 200 characters."),
@@ -76,6 +77,7 @@ def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing
     assert response.status_code == 422
     assert field_message in response.data
     assert b'aria-invalid="true"' in response.data
+    assert b'<h2 id="register-errors-title">There is a problem</h2>' in response.data
     assert count(app, User) == 0 and count(app, Company) == 0
 
 

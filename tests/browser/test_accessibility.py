@@ -116,4 +116,20 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport):
             found.append(f"{what} ({path}): [{v['impact']}] {v['id']}: {v['help']}\n    "
                          + "\n    ".join(v["nodes"][:6]))
     assert checked == len(pages_to_check(world))
+
+    # Forms that came back with errors: the summary, the invalid fields, the help text.
+    owner = pages["boss@example.com"]
+    owner.goto("/dashboard/company")
+    owner.get_by_label("Maximum Uses").fill("101")
+    owner.get_by_label("Email Address (Optional)").fill("ann@team.test")
+    owner.get_by_role("button", name="Create Invitation").click()
+    owner.locator(".error-summary").wait_for()
+    anonymous = pages[None]
+    anonymous.goto("/register")
+    anonymous.get_by_label("Email").fill("jo@acme.test")
+    anonymous.get_by_role("button", name="Create account").click()
+    anonymous.locator(".error-summary").wait_for()
+    for what, page in (("create form with errors", owner), ("register with errors", anonymous)):
+        for v in violations(page):
+            found.append(f"{what}: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
     assert found == [], f"axe-core at {viewport} width:\n" + "\n".join(found)
