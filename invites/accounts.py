@@ -161,6 +161,29 @@ def create_account(
     return user
 
 
+COMPANY_NAME_REQUIRED = "Enter the company's name."
+
+
+def create_company(user: User, name: str) -> Company:
+    """A new company, owned by ``user`` (who may already belong to others).
+
+    Raises ``AccountError`` (``name``) for an empty, too long or control-character
+    name; stores nothing then.
+    """
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise AccountError({"name": COMPANY_NAME_REQUIRED})
+    if len(name) > COMPANY_NAME_MAX_LENGTH:
+        raise AccountError({"name": COMPANY_NAME_INVALID})
+    if has_control_characters(name):
+        raise AccountError({"name": CONTROL_CHARACTERS})
+    company = Company(name=name)
+    db.session.add(company)
+    db.session.add(Membership(user_id=user.id, company=company, role=Role.OWNER.value))
+    db.session.commit()
+    return company
+
+
 # A hash of a random password, so that an unknown email costs as much as a wrong password.
 _DUMMY_HASH: dict[str, str] = {}
 

@@ -16,7 +16,7 @@ from ..tenancy import (
     role_required,
     switch_company,
 )
-from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
+from .forms import CreateCompanyForm, RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
 
@@ -94,6 +94,24 @@ def remove(membership_id: int):
     else:
         flash(f"{name} was removed.", "success")
     return redirect(url_for(".members"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Create a company and become its owner: the way out for someone in no company yet."""
+    form = CreateCompanyForm()
+    if form.validate_on_submit():
+        try:
+            company = accounts.create_company(current_user, form.name.data)
+        except accounts.AccountError as exc:
+            form.name.errors = [exc.errors["name"]]
+        else:
+            switch_company(company.id)
+            flash(f"You created {company.name}. Invite your team below.", "success")
+            return redirect(url_for("dashboard.home"))
+    status = 422 if form.errors else 200
+    return render_template("companies/new.html", form=form), status
 
 
 @bp.post("/switch")

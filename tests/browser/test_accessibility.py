@@ -83,6 +83,8 @@ def pages_to_check(codes: dict) -> list[tuple[str, str | None, str]]:
         ("invite page, expired", None, invite("expired")),
         ("invite page, revoked", None, invite("revoked")),
         ("error page 404", None, "/no/such/page"),
+        ("open an invitation", None, "/invite"),
+        ("open an invitation, not a link", None, "/invite?code=not+a+link%21"),
         ("dashboard, every card state", "boss@example.com", "/dashboard/company"),
         ("dashboard, paused filter", "boss@example.com", "/dashboard/company?filter=paused"),
         ("members, owner", "boss@example.com", "/company/members"),
@@ -95,6 +97,7 @@ def pages_to_check(codes: dict) -> list[tuple[str, str | None, str]]:
         ("invite page, signed in", "outsider@example.com", invite("active")),
         ("invite page, wrong account", "outsider@example.com", invite("targeted")),
         ("dashboard home, no company", "nobody@example.com", "/dashboard"),
+        ("create a company", "nobody@example.com", "/company/new"),
     ]
 
 
