@@ -119,7 +119,7 @@
       }, 2000);
     };
     var showField = function () {
-      var card = button.closest(".invitation-card");
+      var card = button.closest(".invitation-card, .create-done");
       var field = card && card.querySelector(".link-field");
       if (!field) return;
       field.classList.add("is-shown");
@@ -133,6 +133,20 @@
     } else {
       showField();
     }
+  });
+
+  // After a create: bring the new card into view and highlight it for a moment (a class,
+  // since the CSP allows no inline style). Its confirmation next to the form names it.
+  document.body.addEventListener("htmx:afterSettle", function () {
+    var done = document.querySelector(".create-done[data-created]:not([data-seen])");
+    if (!done) return;
+    done.setAttribute("data-seen", "");
+    var card = document.getElementById(done.getAttribute("data-created"));
+    if (!card) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    card.classList.add("is-new");
+    card.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+    window.setTimeout(function () { card.classList.remove("is-new"); }, 3000);
   });
 
   // Plain forms marked data-confirm (Remove a member): a dialog asks first, as hx-confirm
