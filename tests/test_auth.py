@@ -211,3 +211,17 @@ def test_malformed_current_url_header_is_ignored_not_an_error(client, make, curr
     response = client.get("/dashboard/company", headers={"HX-Request": "true", "HX-Current-URL": current_url})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/dashboard/company"
+
+
+def test_forms_reached_from_an_invite_page_name_the_company(client, app, make):
+    from .invitation_helpers import new_invitation
+
+    company, owner = make.company("Acme")
+    code = new_invitation(app, company, owner)
+    register_page = client.get(f"/register?next=/invite/{code}").get_data(as_text=True)
+    assert "<h1>Create an account to join Acme</h1>" in register_page
+    login_page = client.get(f"/login?next=/invite/{code}").get_data(as_text=True)
+    assert "<h1>Log in to join Acme</h1>" in login_page
+    # Anything else, an unknown code included: the plain headings.
+    assert "<h1>Create an account</h1>" in client.get("/register?next=/invite/nope").get_data(as_text=True)
+    assert "<h1>Log in</h1>" in client.get("/login?next=/dashboard").get_data(as_text=True)

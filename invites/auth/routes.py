@@ -108,14 +108,15 @@ def login():
             return redirect(_after_login())
         form.form_errors.append(accounts.LOGIN_FAILED)
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, joining=_joining(form)), status
 
 
-def _invited_email(next_path: str | None) -> str | None:
-    """The target email of the invitation a sign-up returns to, to pre-fill the form.
+def _invitation_of(next_path: str | None):
+    """The invitation a log-in or sign-up returns to (``next=/invite/<code>``), or None.
 
-    Found on the server from ``next=/invite/<code>``, so the address never
-    travels in a URL (browser history, access logs, Referer).
+    It names the company in the form's heading and pre-fills the sign-up with its
+    target email, found on the server, so the address never travels in a URL
+    (browser history, access logs, Referer).
     """
     if not next_path:
         return None
@@ -125,8 +126,19 @@ def _invited_email(next_path: str | None) -> str | None:
         return None
     if endpoint != "invite.show":
         return None
-    invitation = invitations.find_by_code(args["code"])
+    return invitations.find_by_code(args["code"])
+
+
+def _invited_email(next_path: str | None) -> str | None:
+    """The target email of the invitation a sign-up returns to, to pre-fill the form."""
+    invitation = _invitation_of(next_path)
     return invitation.email if invitation is not None else None
+
+
+def _joining(form) -> str | None:
+    """The company the person is about to join, for the heading ("… to join Acme")."""
+    invitation = _invitation_of(form.next.data)
+    return invitation.company.name if invitation is not None else None
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -154,7 +166,7 @@ def register():
             flash(f"Welcome to Invites, {user.name}.", "success")
             return redirect(_after_login())
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/register.html", form=form), status
+    return render_template("auth/register.html", form=form, joining=_joining(form)), status
 
 
 @bp.post("/logout")

@@ -51,3 +51,55 @@ def test_create_with_javascript_confirms_next_to_the_form_and_highlights_the_new
         page.get_by_role("button", name="Create Invitation").click()
     expect(done).to_have_count(1)
     expect(done).to_contain_text(f"Invitation {newest_invitation(app).code[:12]}… created.")
+
+
+def used_count(app, code: str) -> int:
+    with app.app_context():
+        return db.session.query(Invitation.used_count).filter(Invitation.code == code).scalar()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_signing_up_from_an_invite_page_comes_back_with_join_focused(new_page, app, make, javascript):
+    from ..invitation_helpers import new_invitation
+
+    company, owner = make.company("Acme")
+    code = new_invitation(app, company, owner, max_uses=3)
+    page = new_page(java_script_enabled=javascript)
+    page.goto(f"/invite/{code}")
+    page.get_by_role("button", name="Create an account to accept").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create an account to join Acme")
+    page.get_by_label("Your name").fill("Nina New")
+    page.get_by_label("Email").fill("nina@example.com")
+    page.get_by_label("Password", exact=True).fill("long enough password")
+    page.get_by_label("Repeat password").fill("long enough password")
+    page.get_by_role("button", name="Create account").click()
+
+    page.wait_for_url(f"**/invite/{code}")
+    join = page.get_by_role("button", name="Join Acme")
+    expect(join).to_be_focused()
+    assert used_count(app, code) == 0  # landing on the page used nothing up: joining is a POST
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard")
+    expect(page.locator(".flash-success")).to_contain_text("You joined Acme")
+    assert used_count(app, code) == 1
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_logging_in_from_an_invite_page_comes_back_with_join_focused(new_page, app, make, javascript):
+    from ..conftest import PASSWORD
+    from ..invitation_helpers import new_invitation
+
+    company, owner = make.company("Acme")
+    code = new_invitation(app, company, owner)
+    make.user("nina@example.com")
+    page = new_page(java_script_enabled=javascript)
+    page.goto(f"/invite/{code}")
+    page.get_by_role("button", name="Log in to accept").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in to join Acme")
+    page.get_by_label("Email").fill("nina@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    page.wait_for_url(f"**/invite/{code}")
+    expect(page.get_by_role("button", name="Join Acme")).to_be_focused()
+    assert used_count(app, code) == 0
