@@ -409,3 +409,42 @@ def test_activity_without_javascript_is_a_link_to_its_page(new_page, app, acme):
     page.wait_for_url(f"**/dashboard/company/invitations/{invitation.id}/activity")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Activity of invitation")
     expect(page.locator("ol.events li")).to_contain_text("Acme Owner created an invitation")
+
+
+def test_a_slow_pause_keeps_the_focus_and_live_usage_never_overwrites_the_card_meanwhile(new_page, app, make, acme):
+    """Item 7 of issue 14: the answer takes longer than a live-usage poll (every 3 s)."""
+    company, owner = acme
+    invitation = new_invitation(app, company, owner, max_uses=3)
+    page = new_page()
+    log_in(page, "boss@example.com")
+    card = card_of(page, invitation.id)
+    name = invitation.code[:12] + "…"
+    held = []
+    page.route("**/active", lambda route: held.append(route))
+
+    page.get_by_role("button", name=f"Pause invitation {name}").focus()
+    page.keyboard.press("Enter")
+    expect(card.get_by_role("button", name=f"Pause invitation {name}")).to_be_disabled()
+    # Meanwhile someone joins: the next poll brings the card as it was before the pause.
+    accept_as(app, make, invitation.code, "ann@example.com")
+    with page.expect_response(lambda r: "/dashboard/company/changes" in r.url and r.status == 200,
+                              timeout=8000):
+        pass
+    page.wait_for_timeout(300)
+    expect(card.locator(".badge-uses")).to_have_text("0/3 uses")  # the poll left the busy card alone
+    expect(card.get_by_role("button", name=f"Pause invitation {name}")).to_be_disabled()
+    assert len(held) == 1
+
+    held[0].continue_()
+    start = card.get_by_role("button", name=f"Start invitation {name}")
+    expect(start).to_be_visible()
+    expect(start).to_be_focused()
+    expect(card.locator(".badge-paused")).to_have_text("PAUSED")
+    expect(card.locator(".badge-uses")).to_have_text("1/3 uses")
+    # Start it again from the keyboard; once that has landed, live usage updates the card again.
+    page.unroute("**/active")
+    page.keyboard.press("Enter")
+    pause = card.get_by_role("button", name=f"Pause invitation {name}")
+    expect(pause).to_be_focused()
+    accept_as(app, make, invitation.code, "bob@example.com")
+    expect(card.locator(".badge-uses")).to_have_text("2/3 uses", timeout=8000)
