@@ -89,3 +89,51 @@ def test_remove_without_javascript_asks_on_a_page_naming_the_person(new_page, ap
 def membership_id(app, user) -> int:
     with app.app_context():
         return db.session.scalar(sa.select(Membership.id).where(Membership.user_id == user.id))
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def assert_no_sideways_scrolling(page) -> None:
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths[0]} px wide in {widths[1]} px"
+
+
+def assert_within_the_screen(locator) -> None:
+    """Each element lies within the screen's width, with nothing scrolled sideways to reach it."""
+    assert locator.count() > 0
+    for index in range(locator.count()):
+        left, right, html = locator.nth(index).evaluate(
+            "e => { const r = e.getBoundingClientRect(); return [r.left, r.right, e.outerHTML.slice(0, 120)]; }"
+        )
+        assert 0 <= left and right <= PHONE["width"], f"{html} sticks out: {left}..{right}"
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_at_phone_width_every_member_is_reachable_without_sideways_scrolling(new_page, app, make, acme, javascript):
+    from ..invitation_helpers import new_invitation
+
+    company, owner, mia = acme
+    make.user("maximilian.alexander.longname@subdivision.example.com", company=company, role=Role.ADMIN,
+              name="Maximilian Alexander Extraordinarily-Longname")
+    for filler in range(3):
+        new_invitation(app, company, owner, email=f"someone{filler}@example.com")
+    page = new_page(viewport=PHONE, java_script_enabled=javascript)
+    sign_in(page, "boss@example.com")
+
+    page.goto("/company/members")
+    assert_no_sideways_scrolling(page)
+    rows = page.locator(".member")
+    expect(rows).to_have_count(3)
+    for part in (".member-name", ".member-role .badge", ".member-actions select", ".member-actions button"):
+        assert_within_the_screen(rows.locator(part))
+    expect(rows.locator(".member-actions button")).to_have_count(6)
+
+    page.goto("/company/activity")
+    assert_no_sideways_scrolling(page)
+    assert_within_the_screen(page.locator(".events li"))
+
+    page.goto("/dashboard/company")
+    assert_no_sideways_scrolling(page)
+    assert_within_the_screen(page.locator(".filters a"))
+    assert_within_the_screen(page.locator(".invitation-card button:visible"))
