@@ -135,4 +135,11 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport):
     for what, page in (("create form with errors", owner), ("register with errors", anonymous)):
         for v in violations(page):
             found.append(f"{what}: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+    # A create that worked: the confirmation next to the form, the new card highlighted.
+    owner.get_by_label("Maximum Uses").fill("2")
+    owner.get_by_label("Email Address (Optional)").fill("")
+    owner.get_by_role("button", name="Create Invitation").click()
+    owner.locator(".invitation-card.is-new").wait_for()
+    for v in violations(owner):
+        found.append(f"after a create: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
     assert found == [], f"axe-core at {viewport} width:\n" + "\n".join(found)
