@@ -1,5 +1,8 @@
 """axe-core on every page and state, at desktop (1280×800) and phone (390×844) width.
 
+The light colour scheme at both widths, and the dark one (Pico follows the system's) at
+desktop width.
+
 axe-core is vendored for the tests only (``vendor/``) and injected by Playwright; the
 app's Content-Security-Policy stays as it is: only the contexts of this test bypass
 it (``bypass_csp``), so that the injected script may run. Any serious or critical
@@ -101,15 +104,19 @@ def pages_to_check(codes: dict) -> list[tuple[str, str | None, str]]:
     ]
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS, ids=list(VIEWPORTS))
-def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport):
+@pytest.mark.parametrize(
+    "viewport, scheme",
+    [("desktop", "light"), ("phone", "light"), ("desktop", "dark")],
+    ids=["desktop", "phone", "desktop-dark"],
+)
+def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport, scheme):
     found: list[str] = []
     pages: dict[str | None, object] = {}
     checked = 0
     for what, who, path in pages_to_check(world):
         page = pages.get(who)
         if page is None:
-            page = pages[who] = new_page(viewport=VIEWPORTS[viewport], bypass_csp=True)
+            page = pages[who] = new_page(viewport=VIEWPORTS[viewport], color_scheme=scheme, bypass_csp=True)
             if who:
                 sign_in(page, who)
         page.goto(path)
@@ -142,4 +149,4 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport):
     owner.locator(".invitation-card.is-new").wait_for()
     for v in violations(owner):
         found.append(f"after a create: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
-    assert found == [], f"axe-core at {viewport} width:\n" + "\n".join(found)
+    assert found == [], f"axe-core at {viewport} width, {scheme} colours:\n" + "\n".join(found)
