@@ -142,7 +142,21 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport, s
     for what, page in (("create form with errors", owner), ("register with errors", anonymous)):
         for v in violations(page):
             found.append(f"{what}: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+    # The confirmation pages that answer Revoke and Remove without JavaScript (a native
+    # submit() posts the form as a browser without JavaScript would).
+    for what, path, form in (
+        ("revoke confirmation", "/dashboard/company", "form[action$='/revoke']"),
+        ("remove confirmation", "/company/members", "form[action$='/remove']"),
+    ):
+        owner.goto(path)
+        with owner.expect_navigation():
+            owner.locator(form).last.evaluate("form => form.submit()")
+        assert "?" in owner.locator("h1").inner_text()
+        for v in violations(owner):
+            found.append(f"{what}: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+
     # A create that worked: the confirmation next to the form, the new card highlighted.
+    owner.goto("/dashboard/company")
     owner.get_by_label("Maximum Uses").fill("2")
     owner.get_by_label("Email Address (Optional)").fill("")
     owner.get_by_role("button", name="Create Invitation").click()
