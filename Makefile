@@ -6,7 +6,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test audit install install-dev migrate clean bench wrk
+.PHONY: run test audit install install-dev migrate clean bench wrk screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -73,6 +73,10 @@ wrk:
 		echo "Installing wrk (apt-get install -y wrk)"; \
 		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+
+## The README's screenshots (docs/images/), from a freshly seeded instance in Chromium.
+screenshots: install-dev
+	$(BIN)/python -m tools.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import bindparam, func, select, update
@@ -26,6 +26,10 @@ COMPANY_NAME_MAX_LENGTH = 100
 EMAIL_TAKEN = "An account with this email already exists. Log in instead."
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 EMAIL_INVALID = "Enter a valid email address."
+EMAIL_RESERVED_DOMAIN = (
+    "Email cannot be delivered to reserved domains such as .test, .invalid or .localhost: "
+    "enter a real address."
+)
 EMAIL_REQUIRED = "Enter your email."
 PASSWORD_REQUIRED = "Enter your password."
 PASSWORD_INVALID = (
@@ -95,8 +99,19 @@ def check_email(raw: object) -> str:
     try:
         validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError:
-        raise AccountError({"email": EMAIL_INVALID}) from None
+        message = EMAIL_RESERVED_DOMAIN if is_reserved_domain(raw) else EMAIL_INVALID
+        raise AccountError({"email": message}) from None
     return normalise_email(raw)
+
+
+def is_reserved_domain(email: str) -> bool:
+    """True if the address is at a special-use domain (RFC 6761: .test, .localhost, …).
+
+    The email validator refuses those with a message about "special-use names";
+    this lets the pages say plainly why the address was refused.
+    """
+    domain = email.rpartition("@")[2].strip().rstrip(".").lower()
+    return any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES)
 
 
 def has_control_characters(text: str) -> bool:
@@ -195,6 +210,29 @@ def create_account(
         db.session.rollback()
         raise AccountError({"email": EMAIL_TAKEN}) from None
     return user
+
+
+COMPANY_NAME_REQUIRED = "Enter the company's name."
+
+
+def create_company(user: User, name: str) -> Company:
+    """A new company, owned by ``user`` (who may already belong to others).
+
+    Raises ``AccountError`` (``name``) for an empty, too long or control-character
+    name; stores nothing then.
+    """
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise AccountError({"name": COMPANY_NAME_REQUIRED})
+    if len(name) > COMPANY_NAME_MAX_LENGTH:
+        raise AccountError({"name": COMPANY_NAME_INVALID})
+    if has_control_characters(name):
+        raise AccountError({"name": CONTROL_CHARACTERS})
+    company = Company(name=name)
+    db.session.add(company)
+    db.session.add(Membership(user_id=user.id, company=company, role=Role.OWNER.value))
+    db.session.commit()
+    return company
 
 
 # A hash of a random password, so that an unknown email costs as much as a wrong password.

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit, outbox, tokens
-from .accounts import EMAIL_MAX_LENGTH, normalise_email
+from .accounts import EMAIL_MAX_LENGTH, is_reserved_domain, normalise_email
 from .extensions import db
 from .models import (
     Company,
@@ -47,6 +47,10 @@ CODE_MAX_LENGTH = 64
 MAX_USES_ERROR = f"Maximum uses must be a whole number from {MAX_USES_MIN} to {MAX_USES_MAX}."
 EXPIRES_ERROR = f"Expiry must be a whole number of days from {EXPIRES_MIN} to {EXPIRES_MAX}."
 EMAIL_ERROR = "Enter a valid email address, or leave it empty."
+EMAIL_RESERVED_ERROR = (
+    "Email cannot be delivered to reserved domains such as .test, .invalid or .localhost: "
+    "enter a real address, or leave it empty."
+)
 
 
 class Refusal(enum.Enum):
@@ -162,7 +166,7 @@ def check_email(raw: Any) -> str | None:
     try:
         validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(EMAIL_ERROR) from exc
+        raise ValueError(EMAIL_RESERVED_ERROR if is_reserved_domain(raw) else EMAIL_ERROR) from exc
     return normalise_email(raw)
 
 

@@ -83,24 +83,45 @@
 
   // Keep the keyboard where it was across a card swap. htmx restores focus by id, but
   // hx-disabled-elt has already taken it away from the button by then; so remember
-  // the button (and its card) before the request, and return to it, or to the card
-  // if the button is gone (after Revoke), once the new card has settled.
-  var focusAfterSwap = null;
+  // the button (and its card) per request, and return to it, or to the card if the
+  // button is gone (after Revoke), once the new card has settled. Per request: the
+  // live-usage poll keeps asking meanwhile, and must not make the page forget.
+  var focusAfterSwap = new Map();
+  function changingCard(event) {
+    // A request that will replace its card (Pause, Start, Revoke), not one that loads
+    // a list inside it ("Who used it", "Activity").
+    var target = event.detail.target;
+    return target && target.classList && target.classList.contains("invitation-card") ? target : null;
+  }
   document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var card = changingCard(event);
+    if (!card) return;
+    card.setAttribute("data-busy", "");
     var active = document.activeElement;
-    var card = event.target.closest ? event.target.closest(".invitation-card") : null;
-    focusAfterSwap = card && active && active.id && card.contains(active)
-      ? { source: event.target, element: active.id, card: card.id } : null;
+    if (active && active.id && card.contains(active)) {
+      focusAfterSwap.set(event.detail.elt, { element: active.id, card: card.id });
+    }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var card = changingCard(event);
+    if (card) card.removeAttribute("data-busy");
   });
   document.body.addEventListener("htmx:afterSettle", function (event) {
     var config = event.detail.requestConfig;
-    if (!focusAfterSwap || !config || config.elt !== focusAfterSwap.source) return;
-    var wanted = focusAfterSwap;
-    focusAfterSwap = null;
+    if (!config || !focusAfterSwap.has(config.elt)) return;
+    var wanted = focusAfterSwap.get(config.elt);
+    focusAfterSwap.delete(config.elt);
     var active = document.activeElement;
     if (active && active !== document.body && document.body.contains(active)) return;
     var element = document.getElementById(wanted.element) || document.getElementById(wanted.card);
     if (element) element.focus();
+  });
+  // Live usage never overwrites a card whose change is in flight: the answer to that
+  // change is the newer card, and the poll after it brings anything it missed (the
+  // server sends the cards of the last few seconds again).
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-busy")) event.detail.shouldSwap = false;
   });
 
   // Copy Link: the clipboard when it is there, else the link shown and selected.
@@ -119,7 +140,7 @@
       }, 2000);
     };
     var showField = function () {
-      var card = button.closest(".invitation-card");
+      var card = button.closest(".invitation-card, .create-done");
       var field = card && card.querySelector(".link-field");
       if (!field) return;
       field.classList.add("is-shown");
@@ -133,6 +154,34 @@
     } else {
       showField();
     }
+  });
+
+  // After a create: bring the new card into view and highlight it for a moment (a class,
+  // since the CSP allows no inline style). Its confirmation next to the form names it.
+  document.body.addEventListener("htmx:afterSettle", function () {
+    var done = document.querySelector(".create-done[data-created]:not([data-seen])");
+    if (!done) return;
+    done.setAttribute("data-seen", "");
+    var card = document.getElementById(done.getAttribute("data-created"));
+    if (!card) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    card.classList.add("is-new");
+    card.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+    window.setTimeout(function () { card.classList.remove("is-new"); }, 3000);
+  });
+
+  // Plain forms marked data-confirm (Remove a member): a dialog asks first, as hx-confirm
+  // does for Revoke; confirmed, the form says so, and the server acts without asking
+  // again. Without JavaScript the server answers a confirmation page instead.
+  document.body.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-confirm]")) return;
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      return;
+    }
+    var confirmed = form.querySelector("input[name=confirm]");
+    if (confirmed) confirmed.value = "yes";
   });
 
   // Plain forms marked data-submit-once (the invite page's Join): a double click sends

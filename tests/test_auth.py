@@ -61,6 +61,7 @@ def test_email_is_stored_lowercase_and_unique_regardless_of_case(client, app):
     "overrides, field_message",
     [
         ({"email": "not-an-email"}, b"Enter a valid email address."),
+        ({"email": "jo@acme.test"}, b"Email cannot be delivered to reserved domains such as .test"),
         ({"email": ""}, b"Enter your email."),
         ({"name": ""}, b"Enter your name."),
         ({"password": "short", "confirm": "short"}, b"Use a password of 8 to 200 characters."),
@@ -76,6 +77,7 @@ def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing
     assert response.status_code == 422
     assert field_message in response.data
     assert b'aria-invalid="true"' in response.data
+    assert b'<h2 id="register-errors-title">There is a problem</h2>' in response.data
     assert count(app, User) == 0 and count(app, Company) == 0
 
 
@@ -229,3 +231,17 @@ def test_the_user_loader_reads_one_row_and_keeps_nothing_in_the_session(app, mak
         for unknown in ("999999", "0", "-1", "abc", "1e3", str(2**40), str(owner_id), f"{owner_id}:", f"{owner_id}:x",
                         f"999999:{token}", f"{owner_id}:{token}x"):
             assert load_user(unknown) is None, unknown
+
+
+def test_forms_reached_from_an_invite_page_name_the_company(client, app, make):
+    from .invitation_helpers import new_invitation
+
+    company, owner = make.company("Acme")
+    code = new_invitation(app, company, owner)
+    register_page = client.get(f"/register?next=/invite/{code}").get_data(as_text=True)
+    assert "<h1>Create an account to join Acme</h1>" in register_page
+    login_page = client.get(f"/login?next=/invite/{code}").get_data(as_text=True)
+    assert "<h1>Log in to join Acme</h1>" in login_page
+    # Anything else, an unknown code included: the plain headings.
+    assert "<h1>Create an account</h1>" in client.get("/register?next=/invite/nope").get_data(as_text=True)
+    assert "<h1>Log in</h1>" in client.get("/login?next=/dashboard").get_data(as_text=True)

@@ -33,13 +33,13 @@ def test_members_page_shows_fifty_newest_first_with_page_links_that_need_no_java
         make.user(f"m{n:02d}@example.com", company=company, name=f"Member {n:02d}")
     auth.login("boss@example.com")
     first = client.get("/company/members").get_data(as_text=True)
-    assert first.count('<tr id="member-') == 50
+    assert first.count('<li id="member-') == 50
     assert first.index("Member 54") < first.index("Member 53") < first.index("Member 05")
     assert "Member 04" not in first and "Acme Owner" not in first
     assert 'href="/company/members?page=2"' in first and "Older" in first and "Newer" not in first
     # A plain link: the whole page, as a browser without JavaScript asks for it.
     second = client.get("/company/members?page=2").get_data(as_text=True)
-    assert "<html" in second and second.count('<tr id="member-') == 6
+    assert "<html" in second and second.count('<li id="member-') == 6
     assert "Member 04" in second and "Member 00" in second
     assert "Acme Owner" in second and 'aria-label="Remove Member 00"' in second
     assert 'href="/company/members?page=1"' in second and "Newer" in second and "Older" not in second
@@ -59,7 +59,7 @@ def test_members_pages_swap_only_the_table_for_htmx(client, make, auth):
     assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
     assert "<html" not in fragment and "Members of Acme" not in fragment
     assert fragment.lstrip().startswith('<section id="members"')
-    assert fragment.count('<tr id="member-') == 2 and "Member 00" in fragment and "Acme Owner" in fragment
+    assert fragment.count('<li id="member-') == 2 and "Member 00" in fragment and "Acme Owner" in fragment
     assert 'hx-get="/company/members?page=1"' in fragment
 
 
@@ -120,20 +120,58 @@ def test_only_the_owner_changes_roles_or_removes(client, app, make, auth, role):
     assert role_of(app, target) == "MEMBER"
 
 
-def test_owner_removes_member(client, app, make, auth):
+def test_owner_removes_member_after_a_confirmation_page_that_names_them(client, app, make, auth):
     company, owner = make.company("Acme", owner_email="boss@example.com")
-    mia = make.user("mia@example.com", company=company, name="Mia")
+    mia = make.user("mia@example.com", company=company, name="Mia Moss")
     auth.login("boss@example.com")
-    response = client.post(f"/company/members/{membership_id(app, mia)}/remove", follow_redirects=True)
-    assert "Mia was removed." in response.get_data(as_text=True)
+    url = f"/company/members/{membership_id(app, mia)}/remove"
+    # The first POST (the members page's button without JavaScript) only asks.
+    asked = client.post(url)
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200
+    assert "Remove Mia Moss from Acme?" in page
+    assert 'name="confirm" value="yes"' in page and 'href="/company/members"' in page
+    assert role_of(app, mia) == "MEMBER"
+
+    response = client.post(url, data={"confirm": "yes"}, follow_redirects=True)
+    assert "Mia Moss was removed." in response.get_data(as_text=True)
     assert role_of(app, mia) is None
+
+
+def test_members_page_asks_before_removing_with_javascript_too(client, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    make.user("mia@example.com", company=company, name="Mia Moss")
+    auth.login("boss@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert 'data-confirm="Remove Mia Moss from Acme? They will lose access to the company."' in page
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN])
+def test_owners_and_admins_see_every_members_email(client, make, auth, role):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    make.user("mia@example.com", company=company, name="Mia Moss")
+    make.user("viewer@example.com", company=company, role=role, name="Vic Viewer")
+    auth.login("viewer@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert "boss@example.com" in page and "mia@example.com" in page and "viewer@example.com" in page
+
+
+def test_a_member_sees_names_and_roles_but_only_their_own_email(client, make, auth):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    make.user("mia@example.com", company=company, role=Role.ADMIN, name="Mia Moss")
+    make.user("max@example.com", company=company, name="Max Member")
+    auth.login("max@example.com")
+    page = client.get("/company/members").get_data(as_text=True)
+    assert "Mia Moss" in page and "Acme Owner" in page and "ADMIN" in page and "OWNER" in page
+    assert "mia@example.com" not in page and "boss@example.com" not in page
+    assert "max@example.com" in page
 
 
 def test_company_always_keeps_an_owner(client, app, make, auth):
     company, owner = make.company("Acme", owner_email="boss@example.com")
     auth.login("boss@example.com")
     oid = membership_id(app, owner)
-    response = client.post(f"/company/members/{oid}/remove", follow_redirects=True)
+    response = client.post(f"/company/members/{oid}/remove", data={"confirm": "yes"}, follow_redirects=True)
     assert "A company always keeps an owner" in response.get_data(as_text=True)
     client.post(f"/company/members/{oid}/role", data={"role": "MEMBER"})
     assert role_of(app, owner) == "OWNER"

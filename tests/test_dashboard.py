@@ -287,6 +287,8 @@ def test_create_while_a_filter_hides_it_flashes_instead_of_inserting(client, app
         ("expires_in_days", "0", invitations.EXPIRES_ERROR),
         ("email", "not-an-email", invitations.EMAIL_ERROR),
         ("email", "a" * 250 + "@example.com", invitations.EMAIL_ERROR),
+        ("email", "ann@team.test", invitations.EMAIL_RESERVED_ERROR),
+        ("email", "ann@localhost", invitations.EMAIL_RESERVED_ERROR),
     ],
 )
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
@@ -301,11 +303,41 @@ def test_invalid_input_is_422_with_the_message_next_to_its_field(client, app, ac
     assert invitation_count(app) == 0
 
 
-def test_several_errors_at_once_each_sit_by_their_field(client, app, acme):
-    body = text(client.post(CREATE, data={"email": "x", "max_uses": "0", "expires_in_days": "99"}, headers=HX))
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_several_errors_at_once_each_sit_by_their_field_under_a_summary(client, app, acme, htmx):
+    body = text(client.post(CREATE, data={"email": "x", "max_uses": "0", "expires_in_days": "99"},
+                            headers=HX if htmx else {}))
     for field in ("email", "max_uses", "expires_in_days"):
         assert f'id="{field}-error"' in body
+    # The form starts with a summary that links to each field, in the form's order.
+    summary = re.search(r'<div class="error-summary".*?</div>', body, re.S).group(0)
+    assert 'role="alert"' in summary and "autofocus" in summary and "There is a problem" in summary
+    assert re.findall(r'<li><a href="#([\w-]+)">([^<]*)</a></li>', summary) == [
+        ("email", invitations.EMAIL_ERROR),
+        ("max_uses", invitations.MAX_USES_ERROR),
+        ("expires_in_days", invitations.EXPIRES_ERROR),
+    ]
+    assert body.index("error-summary") < body.index('id="email"')
+    # The help text stays neutral, after the error; both describe the field.
+    assert re.search(
+        r'<input[^>]*aria-describedby="max_uses-error max_uses-help"[^>]*id="max_uses"', body
+    )
+    assert re.search(
+        r'id="max_uses-error" class="field-error">[^<]*</small><small id="max_uses-help" class="field-help">', body
+    )
     assert invitation_count(app) == 0
+
+
+def test_a_form_without_errors_has_no_summary(client, acme):
+    body = text(client.get("/dashboard/company"))
+    assert "error-summary" not in body and 'aria-invalid' not in body
+    assert 'class="field-help">Leave empty for a general invitation code</small>' in body
+
+
+def test_example_domains_are_accepted_for_an_invitation(client, app, acme):
+    response = client.post(CREATE, data={"email": "ann@team.example", "max_uses": "1", "expires_in_days": "7"})
+    assert response.status_code == 302
+    assert invitation_count(app) == 1
 
 
 def test_empty_numbers_take_the_defaults(client, app, acme):

@@ -178,7 +178,7 @@ def test_signed_in_user_sees_join_button_in_a_real_form(client, app, acme, make,
     form = re.search(rf'<form action="/invite/{code}/accept" method="post" data-submit-once>(.*?)</form>', page, re.S)
     assert form is not None
     assert 'name="csrf_token"' in form.group(1)
-    assert '<button type="submit">Join Acme</button>' in form.group(1)
+    assert '<button type="submit" autofocus>Join Acme</button>' in form.group(1)
     assert f"Signed in as {user.email}" in page
 
 

@@ -1,7 +1,7 @@
 """Forms for registering and logging in."""
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
 from ..accounts import (
     COMPANY_NAME_INVALID,
@@ -16,6 +16,8 @@ from ..accounts import (
     PASSWORD_INVALID,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
+    AccountError,
+    check_email,
     has_control_characters,
 )
 
@@ -29,6 +31,14 @@ def no_control_characters(form, field):
     """The accounts rule for names, checked here too so that every error shows at once."""
     if isinstance(field.data, str) and has_control_characters(field.data):
         raise ValidationError(CONTROL_CHARACTERS)
+
+
+def valid_email(form, field):
+    """The accounts rule for emails, with its message (a reserved domain says so)."""
+    try:
+        check_email(field.data)
+    except AccountError as exc:
+        raise ValidationError(exc.errors["email"]) from None
 
 
 class LoginForm(FlaskForm):
@@ -58,8 +68,8 @@ class RegisterForm(FlaskForm):
         "Email",
         validators=[
             InputRequired(EMAIL_REQUIRED),
-            Email(EMAIL_INVALID),
             Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID),
+            valid_email,
         ],
         filters=[strip],
         render_kw={"autocomplete": "email"},

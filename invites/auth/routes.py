@@ -118,7 +118,23 @@ def login():
             return redirect(_after_login())
         form.form_errors.append(accounts.LOGIN_FAILED)
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, joining=_joining(form)), status
+
+
+def _invitation_of(next_path: str | None):
+    """The invitation a log-in or sign-up returns to (``next=/invite/<code>``), or None.
+
+    It names the company in the form's heading ("… to join Acme").
+    """
+    if not next_path:
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("localhost").match(urlsplit(next_path).path, method="GET")
+    except (HTTPException, ValueError):
+        return None
+    if endpoint != "invite.show":
+        return None
+    return invitations.find_by_code(args["code"])
 
 
 def _invited_email(next_path: str | None) -> str | None:
@@ -129,15 +145,16 @@ def _invited_email(next_path: str | None) -> str | None:
     mailbox. Without it nothing is pre-filled; the invite page's masked hint stays.
     The address never travels in a URL (browser history, access logs, Referer).
     """
-    if not next_path:
+    invitation = _invitation_of(next_path)
+    if invitation is None:
         return None
-    try:
-        endpoint, args = current_app.url_map.bind("localhost").match(urlsplit(next_path).path, method="GET")
-    except (HTTPException, ValueError):
-        return None
-    if endpoint != "invite.show":
-        return None
-    return invitations.proven_email(session.get(invitations.TOKEN_SESSION_KEY), args["code"])
+    return invitations.proven_email(session.get(invitations.TOKEN_SESSION_KEY), invitation.code)
+
+
+def _joining(form) -> str | None:
+    """The company the person is about to join, for the heading ("… to join Acme")."""
+    invitation = _invitation_of(form.next.data)
+    return invitation.company.name if invitation is not None else None
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -176,7 +193,7 @@ def register():
                 flash(f"We sent a confirmation link to {user.email}.", "info")
             return redirect(_after_login())
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/register.html", form=form), status
+    return render_template("auth/register.html", form=form, joining=_joining(form)), status
 
 
 @bp.post("/logout")

@@ -1,7 +1,7 @@
 """The members page, role changes, removals, the activity page, and the company switcher."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, audit, invitations
@@ -16,7 +16,7 @@ from ..tenancy import (
     role_required,
     switch_company,
 )
-from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
+from .forms import CreateCompanyForm, RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
 
@@ -75,17 +75,43 @@ def change_role(membership_id: int):
 @bp.post("/members/<int:membership_id>/remove")
 @owner_required
 def remove(membership_id: int):
-    """The owner removes a member from the company."""
+    """The owner removes a member from the company, once confirmed.
+
+    With JavaScript a dialog confirms and sends ``confirm=yes``; without it the
+    first POST answers a confirmation page (naming the person) whose button sends it.
+    """
     target = _member_or_404(membership_id)
     name = target.user.name
-    if RemoveMemberForm().validate_on_submit():
-        try:
-            accounts.remove_member(target, current_user)
-        except accounts.AccountError as exc:
-            flash(exc.errors["role"], "error")
-        else:
-            flash(f"{name} was removed.", "success")
+    form = RemoveMemberForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    if form.confirm.data != "yes":
+        return render_template("companies/remove.html", target=target)
+    try:
+        accounts.remove_member(target, current_user)
+    except accounts.AccountError as exc:
+        flash(exc.errors["role"], "error")
+    else:
+        flash(f"{name} was removed.", "success")
     return redirect(url_for(".members"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Create a company and become its owner: the way out for someone in no company yet."""
+    form = CreateCompanyForm()
+    if form.validate_on_submit():
+        try:
+            company = accounts.create_company(current_user, form.name.data)
+        except accounts.AccountError as exc:
+            form.name.errors = [exc.errors["name"]]
+        else:
+            switch_company(company.id)
+            flash(f"You created {company.name}. Invite your team below.", "success")
+            return redirect(url_for("dashboard.home"))
+    status = 422 if form.errors else 200
+    return render_template("companies/new.html", form=form), status
 
 
 @bp.post("/switch")

@@ -30,6 +30,7 @@ from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url, invite_url_pattern, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
+from ..companies.forms import CreateCompanyForm
 from ..tenancy import current_membership, get_invitation_or_404, manager_required, page_company_required
 from .forms import CreateInvitationForm, ResendForm, RevokeForm, ToggleForm
 
@@ -133,7 +134,8 @@ def home():
     membership = current_membership()
     if membership is not None and membership.role_enum.manages_invitations:
         return redirect(url_for(".company"))
-    return render_template("dashboard/home.html", membership=membership)
+    company_form = CreateCompanyForm(formdata=None) if membership is None else None
+    return render_template("dashboard/home.html", membership=membership, company_form=company_form)
 
 
 @bp.get("/company")

@@ -5,7 +5,10 @@ views only turn its answers into pages.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+import re
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from .. import accounts, invitations, limits
@@ -46,6 +49,37 @@ def _page(code: str, invitation: Invitation | None, refused: InvitationRefused |
     # shared cache must ask again rather than offer "Join" after joining.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+OPEN_ERROR = "Paste the whole invitation link (…/invite/…) or just its code."
+# What a code can be: URL-safe base64, as invitations.new_code makes them.
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,%d}" % invitations.CODE_MAX_LENGTH)
+
+
+def code_from(pasted: str) -> str | None:
+    """The invitation code in a pasted link (``https://…/invite/<code>``) or code, or None."""
+    text = pasted.strip()
+    if "/" in text:
+        path = urlsplit(text if "//" in text else "//" + text).path
+        marker = path.rfind("/invite/")
+        text = path[marker + len("/invite/"):].strip("/") if marker >= 0 else ""
+    return text if _CODE.fullmatch(text) else None
+
+
+@bp.get("")
+def open_invitation():
+    """Open an invitation from a pasted link or code: a field for people who have one.
+
+    ``?code=`` (the field) leads to the invite page; anything that is not a link or
+    code shows the field again with why. The invite page itself decides the rest.
+    """
+    pasted = request.args.get("code")
+    if pasted is None:
+        return render_template("invite/open.html", pasted="", error=None)
+    code = code_from(pasted[:2000])
+    if code is None:
+        return render_template("invite/open.html", pasted=pasted[:2000], error=OPEN_ERROR), 422
+    return redirect(url_for(".show", code=code))
 
 
 @bp.get("/<code>")
