@@ -7,9 +7,18 @@ from invites.config import load_config
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI",
-                 "PUBLIC_URL", "INVITES_ENV"):
+                 "PUBLIC_URL", "INVITES_ENV", "TRUSTED_HOSTS", "DATABASE_CONNECT_TIMEOUT",
+                 "DATABASE_STATEMENT_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+@pytest.fixture
+def production_env(clean_env):
+    """What production needs besides limits: a secret and the public address."""
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("PUBLIC_URL", "https://invites.example.com")
+    return clean_env
 
 
 def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
@@ -17,8 +26,7 @@ def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
         load_config(str(tmp_path))
 
 
-def test_production_refuses_to_count_rate_limits_in_one_process(clean_env, tmp_path):
-    clean_env.setenv("SECRET_KEY", "s3cret")
+def test_production_refuses_to_count_rate_limits_in_one_process(production_env, tmp_path):
     with pytest.raises(RuntimeError, match="REDIS_URL is not set"):
         load_config(str(tmp_path))
 
@@ -31,16 +39,14 @@ def test_production_refuses_to_count_rate_limits_in_one_process(clean_env, tmp_p
         ({"RATELIMIT_ENABLED": "false"}, "memory://"),
     ],
 )
-def test_production_rate_limit_storage_is_shared_or_chosen_explicitly(clean_env, tmp_path, env, storage):
-    clean_env.setenv("SECRET_KEY", "s3cret")
+def test_production_rate_limit_storage_is_shared_or_chosen_explicitly(production_env, tmp_path, env, storage):
     for name, value in env.items():
-        clean_env.setenv(name, value)
+        production_env.setenv(name, value)
     assert load_config(str(tmp_path))["RATELIMIT_STORAGE_URI"] == storage
 
 
-def test_production_with_secret_key_uses_secure_cookies(clean_env, tmp_path):
-    clean_env.setenv("SECRET_KEY", "s3cret")
-    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
+def test_production_with_secret_key_uses_secure_cookies(production_env, tmp_path):
+    production_env.setenv("REDIS_URL", "redis://cache:6379/0")
     config = load_config(str(tmp_path))
     assert config["SECRET_KEY"] == "s3cret"
     assert config["SESSION_COOKIE_SECURE"] is True
