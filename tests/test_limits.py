@@ -466,3 +466,22 @@ def test_an_oversized_log_in_is_413_and_does_not_knock_the_limits_off_their_stor
         response = client.post(API_LOGIN, json=big)
     assert response.status_code == 413
     assert limiter._storage_dead is False
+
+
+@pytest.mark.parametrize("path", ["/login", API_LOGIN])
+def test_the_429_message_and_retry_after_give_the_same_wait(app, database_url, path):
+    """Flask-Limiter's header rounded a second down from the message's figure."""
+    with limited_app_with(database_url, RATELIMIT_LOGIN_PER_EMAIL="2 per minute") as limited_app:
+        client = limited_app.test_client()
+        send = (lambda: client.post(path, data={"email": "a@example.com", "password": "wrong password"})) \
+            if path == "/login" else (lambda: client.post(path, json={"email": "a@example.com", "password": "wrong"}))
+        for _ in range(2):
+            assert send().status_code in (401, 422)
+        for _ in range(3):
+            refused = send()
+            assert refused.status_code == 429
+            text = refused.get_data(as_text=True)
+            number, unit = re.search(r"Try again in (\d+) (second|minute)s?\.", text).groups()
+            seconds = int(number) * (60 if unit == "minute" else 1)
+            assert refused.headers["Retry-After"] == str(seconds), text
+            assert 0 < seconds <= 60
