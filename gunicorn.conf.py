@@ -13,8 +13,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_coun
 timeout = 30
 graceful_timeout = 30
 
-# Both logs to stderr (the process manager collects them). The access log masks
-# invitation codes in every field (path, query, Referer, headers): see
+# The access log to stdout ("-" means stdout for gunicorn's access log), the error log
+# and the app's own log to stderr; the process manager collects both. The access log
+# masks invitation codes in every field (path, query, Referer, headers): see
 # invites/gunicorn_logging.py. The app writes its own request line too
 # (logger "invites.request"); turn one of them off if you want only one.
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
