@@ -103,3 +103,42 @@ def test_sqlite_connections_use_wal_and_wait_for_locks(app):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+# --- issue 15: the public address and the hosts production answers to ---------------
+
+
+def test_production_refuses_to_start_without_public_url(clean_env, tmp_path):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
+    with pytest.raises(RuntimeError, match="PUBLIC_URL is not set"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize("value", ["invites.example.com", "ftp://invites.example.com", "https://", "https://x.example/?a=1"])
+def test_a_public_url_that_is_not_an_http_address_is_refused(clean_env, tmp_path, value):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv("PUBLIC_URL", value)
+    with pytest.raises(RuntimeError, match="PUBLIC_URL must be an http"):
+        load_config(str(tmp_path))
+
+
+def test_production_answers_only_to_public_urls_host_and_trusted_hosts(production_env, tmp_path):
+    production_env.setenv("REDIS_URL", "redis://cache:6379/0")
+    assert load_config(str(tmp_path))["TRUSTED_HOSTS"] == ["invites.example.com"]
+    production_env.setenv("TRUSTED_HOSTS", "10.0.0.5, Health.Internal")
+    assert load_config(str(tmp_path))["TRUSTED_HOSTS"] == ["invites.example.com", "10.0.0.5", "health.internal"]
+
+
+def test_development_answers_to_any_host(clean_env, tmp_path):
+    clean_env.setenv("INVITES_ENV", "development")
+    assert load_config(str(tmp_path))["TRUSTED_HOSTS"] is None
+
+
+@pytest.mark.parametrize("name", ["DATABASE_CONNECT_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT"])
+@pytest.mark.parametrize("value", ["0", "30", "soon"])
+def test_database_timeouts_must_stay_below_the_worker_timeout(clean_env, tmp_path, name, value):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match=name):
+        load_config(str(tmp_path))
