@@ -96,6 +96,8 @@ def run_migrations_online():
             # The app's statement timeout (invites/__init__.py) is for requests; a
             # migration that rewrites a large table may take longer.
             connection.exec_driver_sql("SET statement_timeout = 0")
+            # Ends the transaction SET began, so that Alembic's own commits the migration.
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

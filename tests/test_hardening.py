@@ -219,7 +219,7 @@ def database_locked(database_url: str):
             holder.close()
     else:
         holder = psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"))
-        holder.execute("LOCK TABLE invitations IN ACCESS EXCLUSIVE MODE")
+        holder.execute("LOCK TABLE company_invitations IN ACCESS EXCLUSIVE MODE")
         try:
             yield
         finally:
