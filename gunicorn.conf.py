@@ -13,8 +13,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_coun
 timeout = 30
 graceful_timeout = 30
 
-# Both logs to stderr (the process manager collects them). The access log masks
-# invitation codes in every field (path, query, Referer, headers): see
+# The access log to stdout ("-" means stdout for gunicorn's access log), the error log
+# and the app's own log to stderr; the process manager collects both. The access log
+# masks invitation codes in every field (path, query, Referer, headers): see
 # invites/gunicorn_logging.py. The app writes its own request line too
 # (logger "invites.request"); turn one of them off if you want only one.
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
@@ -27,6 +28,11 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 # one host would fight over the same default socket path.
 control_socket_disable = True
 
-# X-Forwarded-* from the proxy in front: the app trusts them through
-# TRUSTED_PROXIES (werkzeug's ProxyFix), so gunicorn itself need not.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# X-Forwarded-Proto/-Ssl (the scheme) and SCRIPT_NAME/PATH_INFO headers: gunicorn
+# believes them only from these addresses. With TRUSTED_PROXIES=0 (the default, no
+# proxy in front) from none at all: otherwise any local process, or a proxy that passes
+# them through, could make the app think it serves https or lives under another prefix.
+# With proxies, from FORWARDED_ALLOW_IPS (default: this host). The app reads
+# X-Forwarded-For/-Proto/-Host itself, through TRUSTED_PROXIES (werkzeug's ProxyFix).
+_trusted_proxies = int(os.environ.get("TRUSTED_PROXIES", "").strip() or 0)
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1") if _trusted_proxies else ""

@@ -484,6 +484,8 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
         settings = {
             "INVITES_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),
+            # Production requires it, and answers only to its host (wrk sends Host: 127.0.0.1:port).
+            "PUBLIC_URL": "http://127.0.0.1",
             "DATABASE_URL": url,
             "RATELIMIT_ENABLED": "false",
         }

@@ -2,6 +2,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -22,6 +23,14 @@ def _whole_number(name: str, default: int) -> int:
     return int(value)
 
 
+def _seconds_below_worker_timeout(name: str, default: int) -> int:
+    """A database wait in whole seconds, from 1 to 29: gunicorn kills a worker at 30."""
+    value = _whole_number(name, default)
+    if not 1 <= value < 30:
+        raise RuntimeError(f"{name} must be from 1 to 29 seconds (gunicorn's worker timeout is 30), not {value}.")
+    return value
+
+
 def _database_url(instance_path: Path) -> str:
     """``DATABASE_URL``, with a plain ``postgresql://`` URL mapped to psycopg 3."""
     url = os.environ.get("DATABASE_URL", "").strip()
@@ -31,6 +40,41 @@ def _database_url(instance_path: Path) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _public_url(development: bool) -> str | None:
+    """``PUBLIC_URL`` without its trailing slash: required in production, checked always.
+
+    Absolute links (the API's ``url``, Copy Link, emails) are built on it; without
+    it a forged ``Host`` header would choose where an invite link points.
+    """
+    value = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+    if not value:
+        if not development:
+            raise RuntimeError(
+                "PUBLIC_URL is not set. Set it to the address people open, e.g. "
+                "https://invites.example.com: invite links are built on it. "
+                "Or set INVITES_ENV=development to build them from a loopback request's host."
+            )
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise RuntimeError(f"PUBLIC_URL must be an http:// or https:// address, not {value!r}.")
+    return value
+
+
+def _trusted_hosts(public_url: str | None, development: bool) -> list[str] | None:
+    """Host names the app answers to (Flask's ``TRUSTED_HOSTS``); others get 400.
+
+    Production: ``PUBLIC_URL``'s host, plus any in ``TRUSTED_HOSTS`` (comma-separated,
+    e.g. the address a load balancer's health check uses). Development: any host
+    (links are still built only from loopback ones: ``links.public_base``).
+    """
+    extra = [h.strip().lower() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+    if development and not extra:
+        return None
+    hosts = [urlsplit(public_url).hostname] if public_url else []
+    return hosts + [h for h in extra if h not in hosts]
 
 
 def _development_secret(instance_path: Path) -> str:
@@ -47,8 +91,9 @@ def load_config(instance_path: str) -> dict:
 
     ``INVITES_ENV`` is ``production`` unless set to ``development`` (the
     ``.flaskenv`` of a checkout does that for the ``flask`` command), so a
-    server started without it is strict: it needs ``SECRET_KEY`` and sends
-    cookies only over HTTPS.
+    server started without it is strict: it needs ``SECRET_KEY`` and
+    ``PUBLIC_URL``, answers only to ``PUBLIC_URL``'s host (and ``TRUSTED_HOSTS``),
+    and sends cookies only over HTTPS.
     """
     instance = Path(instance_path)
     instance.mkdir(parents=True, exist_ok=True)
@@ -64,6 +109,7 @@ def load_config(instance_path: str) -> dict:
             )
         secret_key = _development_secret(instance)
 
+    public_url = _public_url(development)
     redis_url = os.environ.get("REDIS_URL", "").strip() or None
     rate_limits = _flag("RATELIMIT_ENABLED", True)
     storage = os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or redis_url
@@ -87,13 +133,17 @@ def load_config(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": rate_limits,
         "RATELIMIT_STORAGE_URI": storage,
         # If Redis goes away, count in memory (per process) and log it, rather than
-        # answer every rate-limited request with a 500.
-        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": redis_url is not None,
+        # answer every rate-limited request with a 500 (``limits.register``).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": not storage.startswith("memory://"),
         # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host.
         # Rate limits per client need the real address, and Flask-WTF's HTTPS
         # referrer check needs to know the request came over HTTPS.
         "TRUSTED_PROXIES": _whole_number("TRUSTED_PROXIES", 0),
-        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None,
+        "PUBLIC_URL": public_url,
+        "TRUSTED_HOSTS": _trusted_hosts(public_url, development),
+        # Seconds; see ``invites.DATABASE_CONNECT_TIMEOUT``.
+        "DATABASE_CONNECT_TIMEOUT": _seconds_below_worker_timeout("DATABASE_CONNECT_TIMEOUT", 3),
+        "DATABASE_STATEMENT_TIMEOUT": _seconds_below_worker_timeout("DATABASE_STATEMENT_TIMEOUT", 10),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -1,14 +1,18 @@
 """Error pages: finished HTML for people, JSON under ``/api``."""
 from __future__ import annotations
 
+import logging
 import math
 import time
 
-from flask import Flask, current_app, jsonify, make_response, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 
 from .extensions import db, limiter
 from .masking import mask_codes
@@ -23,7 +27,15 @@ MESSAGES = {
     422: "Some of what you sent needs fixing.",
     429: "Too many requests. Wait a moment and try again.",
     500: "Something went wrong on our side. Try again in a moment.",
+    503: "The service is temporarily unavailable",
 }
+
+#: Seconds a client is asked to wait when the database does not answer (``Retry-After``).
+UNAVAILABLE_RETRY_AFTER = 5
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+log = logging.getLogger(__name__)
 
 CSRF_MESSAGE = "This form has expired or did not come from this site. Reload the page and try again."
 
@@ -41,11 +53,17 @@ def wants_json() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def error_response(code: int, message: str | None = None):
-    """The error page (or JSON body) for ``code``."""
+def error_response(code: int, message: str | None = None, *, bare: bool = False):
+    """The error page (or JSON body) for ``code``.
+
+    ``bare``: the page without the layout, which asks the database for the
+    signed-in user and their companies (for when the database is the problem).
+    """
     message = message or MESSAGES.get(code, "Something went wrong.")
     if wants_json():
         return make_response(jsonify(error=message), code)
+    if bare:
+        return make_response(_BARE_PAGE.format(code=code, message=escape(message)), code)
     try:
         body = render_template("error.html", code=code, message=message)
     except Exception:
@@ -60,7 +78,8 @@ def retry_after_seconds() -> int | None:
     current = limiter.current_limit
     if current is None or not current.breached:
         return None
-    return max(1, math.ceil(current.reset_at - time.time()))
+    # Whole seconds as Flask-Limiter counts them (its reset times are already rounded up).
+    return max(1, int(current.reset_at - time.time()))
 
 
 def _wait_phrase(seconds: int) -> str:
@@ -81,10 +100,48 @@ def too_many_requests(exc: RateLimitExceeded):
         message = MESSAGES[429]
     response = error_response(429, message)
     if seconds:
-        # Flask-Limiter's after-request hook sets it as well; this one does not
-        # depend on its header settings.
+        # Flask-Limiter's after-request hook sets it as well, a second lower at times;
+        # ``limits`` puts this number back after it, so the header and the message agree.
         response.headers["Retry-After"] = str(seconds)
+        g.retry_after_seconds = seconds
     return response
+
+
+def database_unavailable(exc: Exception):
+    """503 when the database does not answer in time (connect or statement timeout, lock wait).
+
+    One WARNING line, no traceback: an outage is not a bug, and every request during it
+    would repeat the same trace. The page is the bare one: the layout asks the database.
+    """
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the session is discarded at teardown
+        pass
+    log.warning(
+        "Database unavailable on %s %s (%s)", request.method, mask_codes(request.path), type(exc).__name__
+    )
+    response = error_response(503, bare=True)
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response
+
+
+def refuse_unreadable_json():
+    """Pages read JSON bodies as forms (Flask-WTF): anything but a JSON object is a 400.
+
+    A list, a string or JSON nested thousands deep cannot be a form; Flask-WTF would
+    fail on it with a 500. The API reads its bodies itself (``api.schemas.json_object``).
+    """
+    if request.method in SAFE_METHODS or not request.is_json or wants_json():
+        return None
+    if not isinstance(request.get_json(silent=True), dict):
+        raise BadRequest()
+    return None
+
+
+def _without_body() -> None:
+    """Let templates read ``request.form`` of a request whose body was refused (413): empty."""
+    request.form = ImmutableMultiDict()
+    request.files = ImmutableMultiDict()
 
 
 def register(app: Flask) -> None:
@@ -96,10 +153,13 @@ def register(app: Flask) -> None:
         code = exc.code or 500
         if code >= 500:
             db.session.rollback()
+        if code == 413:
+            _without_body()
         if isinstance(exc, RateLimitExceeded):
             response = too_many_requests(exc)
         else:
-            response = error_response(code)
+            # An untrusted Host (TRUSTED_HOSTS) leaves no URL adapter to build the layout's links.
+            response = error_response(code, bare=isinstance(exc, SecurityError))
         for name, value in exc.get_response().headers.items():
             if name.lower() not in {"content-type", "content-length"}:
                 response.headers.setdefault(name, value)
@@ -109,6 +169,10 @@ def register(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         """A form without a valid CSRF token: usually a stale page."""
         return error_response(400, CSRF_MESSAGE)
+
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(PoolTimeout, database_unavailable)
+    app.before_request(refuse_unreadable_json)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

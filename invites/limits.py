@@ -53,17 +53,31 @@ the app's configuration on each request (keys in ``DEFAULTS``), so tests and
 operators can change them; ``RATELIMIT_ENABLED=false`` switches all of them
 off. Counters live in Redis when ``REDIS_URL`` is set, so every worker and
 host shares them.
+
+Key functions and ``exempt_when`` conditions never raise. Flask-Limiter takes
+any exception from them for a dead storage and counts that worker's limits in
+its own memory from then on, so a malformed body (deep JSON, 413) would have
+switched a worker off Redis. What the body cannot give is "no email"; what the
+database cannot give (the signed-in user) is raised again by the view the limit
+guards, so the request fails as it would without limits.
+
+When Redis goes away, each process logs one WARNING, counts in its own memory,
+says so on ``/healthz`` (``{"status": "degraded", "rateLimits": "memory"}``),
+and asks Redis again every ``RATELIMIT_STORAGE_RECHECK`` seconds (2), going
+back to it as soon as it answers (``register``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
 
 from .accounts import EMAIL_MAX_LENGTH, normalise_email
 from .extensions import limiter
@@ -104,29 +118,44 @@ def client_key() -> str:
     return f"client:{request.remote_addr or 'unknown'}"
 
 
+def _held_for_the_view(error: Exception) -> None:
+    """Keep ``error`` for ``_raise_held_error`` to raise in place of the guarded view."""
+    if "_limits_error" not in g:
+        g._limits_error = error
+
+
 def user_key() -> str:
-    """The signed-in user."""
-    return f"user:{current_user.get_id()}"
+    """The signed-in user (loading them can fail with the database: see ``_held_for_the_view``)."""
+    if "_limits_error" in g:  # asking again would wait for the database again
+        return "user:unknown"
+    try:
+        return f"user:{current_user.get_id()}"
+    except Exception as exc:
+        _held_for_the_view(exc)
+        return "user:unknown"
 
 
 def submitted_email() -> str | None:
     """The email a log-in form or JSON body names, normalised; None if there is none.
 
-    Never raises: Flask-Limiter takes any error in a key function for a dead
-    storage and falls back to counting in one process's memory, so a body too
-    large to read (413) must not escape from here; the view refuses it.
+    Never raises (see the module docstring): a body that cannot be read (too
+    large, JSON nested thousands deep, not UTF-8) names no email, and the view
+    refuses it with its own 4xx. Worked out once per request: both log-in
+    limits ask.
     """
+    if "_limits_email" in g:
+        return g._limits_email
     try:
         if request.is_json:
             body = request.get_json(silent=True)
             raw = body.get("email") if isinstance(body, dict) else None
         else:
             raw = request.form.get("email")
-    except HTTPException:
-        return None
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    return normalise_email(raw)[:EMAIL_MAX_LENGTH]
+        email = normalise_email(raw)[:EMAIL_MAX_LENGTH] if isinstance(raw, str) and raw.strip() else None
+    except Exception:
+        email = None
+    g._limits_email = email
+    return email
 
 
 def email_key() -> str:
@@ -139,7 +168,13 @@ def email_key() -> str:
 
 
 def _anonymous() -> bool:
-    return not current_user.is_authenticated
+    if "_limits_error" in g:
+        return True
+    try:
+        return not current_user.is_authenticated
+    except Exception as exc:
+        _held_for_the_view(exc)
+        return True
 
 
 def _no_email() -> bool:
@@ -243,29 +278,162 @@ confirm_resend_per_user = limiter.shared_limit(
 
 def registration(view: View) -> View:
     """Sign-up POSTs: every attempt per client, counted before any work."""
-    return register_per_client(view)
+    return register_per_client(_raise_held_error(view))
 
 
 def password_reset(view: View) -> View:
     """Reset-link requests: per client and per email address."""
-    return reset_per_client(reset_per_email(view))
+    return reset_per_client(reset_per_email(_raise_held_error(view)))
 
 
 def confirmation_resend(view: View) -> View:
     """Resend-confirmation POSTs: per signed-in user."""
-    return confirm_resend_per_user(view)
+    return confirm_resend_per_user(_raise_held_error(view))
+
+
+def _raise_held_error(view: View) -> View:
+    """Raise, in place of ``view``, what a key function met and kept (``_held_for_the_view``)."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        error = g.pop("_limits_error", None)
+        if error is not None:
+            raise error
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
 
 
 def code_guessing(view: View) -> View:
     """Invite page, validate, accept: unknown codes per client and per signed-in user."""
-    return guess_per_client(guess_per_user(view))
+    return guess_per_client(guess_per_user(_raise_held_error(view)))
 
 
 def login_attempts(view: View) -> View:
     """Log-in POSTs: failures per client and per email."""
-    return login_per_client(login_per_email(view))
+    return login_per_client(login_per_email(_raise_held_error(view)))
 
 
 def invitation_creation(view: View) -> View:
     """Create-invitation POSTs: invitations created per signed-in user."""
-    return create_per_user(view)
+    return create_per_user(_raise_held_error(view))
+
+
+# --- when Redis goes away ------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+#: How long a process waits for Redis before counting in memory (seconds).
+STORAGE_SOCKET_TIMEOUT = 0.5
+STORAGE_DOWN = (
+    "Rate limits: Redis does not answer (%s); this process counts limits in its own memory "
+    "until it does"
+)
+STORAGE_BACK = "Rate limits: Redis answers again; this process counts limits in Redis"
+
+
+class _Outage:
+    """This process's view of the limits' storage (each gunicorn worker has its own)."""
+
+    down = False
+    last_probe = 0.0
+
+
+def _storage_shared(app: Flask) -> bool:
+    """Whether limits are counted in shared storage (Redis) with a fallback to memory."""
+    return bool(app.config.get("RATELIMIT_ENABLED", True)) and bool(
+        app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED")
+    )
+
+
+def _fell_back(reason: str) -> None:
+    if not _Outage.down:
+        _Outage.down = True
+        _Outage.last_probe = time.monotonic()
+        log.warning(STORAGE_DOWN, reason)
+
+
+def _came_back() -> None:
+    if _Outage.down:
+        _Outage.down = False
+        log.info(STORAGE_BACK)
+
+
+def _probe() -> bool:
+    """Ask Redis whether it answers; on the answer, move this process back to it (or off it)."""
+    _Outage.last_probe = time.monotonic()
+    try:
+        alive = bool(limiter.storage.check())
+    except Exception:  # check() catches what it knows; anything else means "no" too
+        alive = False
+    # Flask-Limiter has no public switch; this flag is what its own (exponentially
+    # slower) recovery check sets.
+    limiter._storage_dead = not alive
+    if alive:
+        _came_back()
+    else:
+        _fell_back("no answer to a ping")
+    return alive
+
+
+def counted_in_memory() -> bool:
+    """Whether this process counts limits in memory because Redis does not answer.
+
+    Asks Redis (``/healthz`` calls this), so a process that served no limited
+    request yet finds out too, and one in memory goes back as soon as Redis answers.
+    """
+    if not _storage_shared(current_app):
+        return False
+    return not _probe()
+
+
+def _watch_storage(response: Response) -> Response:
+    """Log the switch to memory once; ask Redis again every few seconds while in memory.
+
+    Also makes ``Retry-After`` the number the 429's message gives (``errors.too_many_requests``):
+    Flask-Limiter's own header, set just before, rounds a second down.
+    """
+    seconds = g.get("retry_after_seconds")
+    if seconds is not None and response.status_code == 429:
+        response.headers["Retry-After"] = str(seconds)
+    if limiter._storage_dead:
+        if not _Outage.down:
+            _fell_back("a rate-limited request failed on it")
+        elif time.monotonic() - _Outage.last_probe >= current_app.config["RATELIMIT_STORAGE_RECHECK"]:
+            _probe()
+    elif _Outage.down:
+        _came_back()  # Flask-Limiter's own check found it
+    return response
+
+
+class _QuietFallbackWarning(logging.Filter):
+    """Flask-Limiter's own warning for the same event; ``STORAGE_DOWN`` says it once, in words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Rate limit storage unreachable")
+
+
+def register(app: Flask) -> None:
+    """Storage settings and the outage watch (call before ``limiter.init_app``).
+
+    Registered before Flask-Limiter's own after-request hook, so that it runs after it.
+    """
+    if str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis://", "rediss://", "redis+")):
+        # A Redis that accepts and never answers must not hold a request: count in memory.
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {"socket_connect_timeout": STORAGE_SOCKET_TIMEOUT, "socket_timeout": STORAGE_SOCKET_TIMEOUT},
+        )
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # Redis failing between the check and the count (after the view) must not turn an
+    # answer into a 500; the next request's check notices and falls back.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_STORAGE_RECHECK", 2.0)
+    limiter._storage_dead = False
+    _Outage.down = False
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    quiet = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, _QuietFallbackWarning) for f in quiet.filters):
+        quiet.addFilter(_QuietFallbackWarning())
+    app.after_request(_watch_storage)

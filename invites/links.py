@@ -1,5 +1,11 @@
 """Links: absolute links to invitations, and ``url_for`` for many rows of one page.
 
+Absolute links (the API's ``url``, Copy Link, emails) come from ``public_base``
+and ``invite_url`` only: ``PUBLIC_URL`` (required in production), or in
+development the request's host when it is a loopback name. A ``Host`` header
+can be forged; a link built on it would send invitees (and their codes)
+wherever the forger likes.
+
 ``url_for`` asks the routing map to build each URL, a few microseconds a call.
 A page of 50 invitation cards asked for about 170 links (Pause/Start, Revoke,
 Who used it, the invite link), 1.3 ms of its rendering (docs/performance.md).
@@ -9,9 +15,10 @@ shape of a URL.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import current_app, has_request_context, request, url_for
 
@@ -57,14 +64,57 @@ def url_pattern(endpoint: str, name: str, **values) -> UrlPattern:
     return pattern
 
 
+def _hostname(host: str) -> str | None:
+    """The name in a ``Host`` value (``[::1]:5000`` → ``::1``), None if it is not one."""
+    try:
+        return urlsplit("//" + host).hostname
+    except ValueError:
+        return None
+
+
+def is_loopback(hostname: str | None) -> bool:
+    """``localhost``, ``*.localhost``, 127.0.0.0/8 or ``::1``: a name only this machine reaches."""
+    if not hostname:
+        return False
+    name = hostname.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def public_base() -> str:
+    """``scheme://host[:port]`` (and any prefix) that absolute links and the site's origin use.
+
+    ``PUBLIC_URL`` when set. Otherwise (development only: production requires it)
+    the request's own address if its host is a loopback name, else
+    ``http://localhost:<the port the server listens on>``: a forged ``Host`` never
+    makes it into a link.
+    """
+    public_url = current_app.config.get("PUBLIC_URL")
+    if public_url:
+        return public_url
+    if is_loopback(_hostname(request.host)):
+        return request.host_url.rstrip("/") + request.script_root
+    return f"http://localhost:{request.environ.get('SERVER_PORT', '80')}{request.script_root}"
+
+
 def invite_url_pattern() -> UrlPattern:
     """``invite_url`` as a pattern, worked out once for a page of many invitations."""
     public_url = current_app.config.get("PUBLIC_URL")
     if public_url:
         return UrlPattern(public_url + "/invite/", "")
-    return url_pattern("invite.show", "code", _external=True)
+    cache = request.environ.setdefault("invites.url_patterns", {})
+    pattern = cache.get("invite_url")
+    if pattern is None:
+        path = url_pattern("invite.show", "code")  # starts with the script root
+        base = public_base().removesuffix(request.script_root)
+        pattern = cache["invite_url"] = UrlPattern(base + path.before, path.after)
+    return pattern
 
 
 def invite_url(code: str) -> str:
-    """The shareable link for ``code``: under ``PUBLIC_URL`` when set, else this request's host."""
+    """The shareable link for ``code``, on ``public_base()``."""
     return invite_url_pattern()(code)

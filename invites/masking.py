@@ -22,6 +22,7 @@ SQLAlchemy's ``hide_parameters`` does not reach the server's own message.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 #: Enough of a code to tell two invitations apart; far too little to use one.
 VISIBLE_CHARACTERS = 4
@@ -29,8 +30,9 @@ VISIBLE_CHARACTERS = 4
 DISPLAY_CHARACTERS = 12
 ELLIPSIS = "…"
 
-# "/invite/<code>", also percent-encoded once or twice (``next=%2Finvite%2F…``).
-_SLASH = r"(?:/|%2F|%252F)"
+# "/invite/<code>", also percent-encoded once or twice (``next=%2Finvite%2F…``), and
+# with doubled slashes (``//invite//<code>``, which the router redirects to the page).
+_SLASH = r"(?:/|%2F|%252F)+"
 _INVITE_PATH = re.compile(rf"({_SLASH}invite{_SLASH})([A-Za-z0-9_\-]+)", re.IGNORECASE)
 # "code=<code>" in a query string or a form-encoded body.
 _CODE_PARAMETER = re.compile(r"(\bcode=)([^&\s\"';]+)", re.IGNORECASE)
@@ -68,11 +70,35 @@ def _mask_match(match: re.Match) -> str:
     return match.group(1) + mask_code(secret)
 
 
+def _mask_plain(text: str) -> str:
+    return _CODE_PARAMETER.sub(_mask_match, _INVITE_PATH.sub(_mask_match, text))
+
+
+#: Percent-decoding rounds: ``%2525…`` hides a character under three layers at most
+#: in anything a browser or a proxy would still route.
+_DECODE_ROUNDS = 3
+
+
 def mask_codes(text: str) -> str:
-    """``text`` with every invitation code in it masked (paths, encoded paths, ``code=``)."""
+    """``text`` with every invitation code in it masked (paths, encoded paths, ``code=``).
+
+    A code can be written with percent escapes (``/invite/%5Ax81…``, ``%63ode=…``):
+    the router and Werkzeug decode them, so the link works, but a pattern on the raw
+    text would not see the code. When decoding reveals a code that the raw text hid,
+    the line is logged decoded, with the code masked.
+    """
     if not text:
         return text
-    return _CODE_PARAMETER.sub(_mask_match, _INVITE_PATH.sub(_mask_match, text))
+    masked = _mask_plain(text)
+    if "%" not in masked:
+        return masked
+    decoded = masked
+    for _ in range(_DECODE_ROUNDS):
+        decoded, before = unquote(decoded), decoded
+        if decoded == before:
+            break
+    revealed = _mask_plain(decoded)
+    return revealed if revealed != decoded else masked
 
 
 def scrub(text: str) -> str:

@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask.logging import default_handler
 from sqlalchemy import text
 
+from . import limits
 from .extensions import db, limiter
 from .masking import mask_codes, scrub
 
@@ -21,13 +22,23 @@ log = logging.getLogger(__name__)
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():
-    """200 ``{"status": "ok"}`` when the database answers a trivial query, else 503."""
+    """200 ``{"status": "ok"}`` when the database answers a trivial query, else 503.
+
+    200 ``{"status": "degraded", "rateLimits": "memory"}`` when the database answers
+    but Redis does not: this process counts rate limits in its own memory.
+    The database's connect timeout bounds the wait (``invites.DATABASE_CONNECT_TIMEOUT``).
+    """
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # whatever the database did, the answer is "not healthy"
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # a connection that never opened has nothing to roll back
+            pass
         log.warning("Health check failed: the database did not answer (%s)", type(exc).__name__)
         return jsonify(status="unavailable"), 503
+    if limits.counted_in_memory():
+        return jsonify(status="degraded", rateLimits="memory")
     return jsonify(status="ok")
 
 

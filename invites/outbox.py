@@ -32,7 +32,7 @@ from flask import current_app, has_request_context, render_template, request, ur
 from flask_sqlalchemy.session import Session
 from sqlalchemy import and_, event, or_, select, update
 
-from . import mail, tokens
+from . import links, mail, tokens
 from .extensions import db
 from .models import EmailKind, EmailState, Invitation, OutboxEmail, utcnow
 
@@ -64,17 +64,16 @@ def setting(name: str):
 
 
 def absolute_url(endpoint: str, **values) -> str:
-    """An absolute link for an email: under ``PUBLIC_URL`` when set, else this request's host.
+    """An absolute link for an email, on ``links.public_base()``: never a forged ``Host``.
 
     Outside a request (the worker, the CLI) the base is ``PUBLIC_URL``, or the
     development server's address.
     """
-    public_url = current_app.config.get("PUBLIC_URL")
     if has_request_context():
-        return (public_url or request.host_url.rstrip("/")) + url_for(endpoint, **values)
-    base = public_url or "http://127.0.0.1:5000"
+        return links.public_base().removesuffix(request.script_root) + url_for(endpoint, **values)
+    base = current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
     with current_app.test_request_context(base_url=base):
-        return base + url_for(endpoint, **values)
+        return url_for(endpoint, _external=True, **values)
 
 
 def _message_id() -> str:

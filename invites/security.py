@@ -5,6 +5,9 @@ always, ``Secure`` outside development.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+
 from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import generate_csrf
 
@@ -51,12 +54,53 @@ SECURITY_HEADERS = {
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
+#: Pages and API answers carry codes, links, names and addresses: no browser or proxy
+#: cache keeps them (a shared computer's Back button, a proxy's disk).
+NO_STORE = "no-store"
+#: A static file asked for with its content's fingerprint (``?v=``) never changes.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 def _add_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.is_secure and current_app.config.get("INVITES_ENV") == "production":
         response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", NO_STORE)
+    elif response.status_code == 200 and request.args.get("v") == static_version(request.view_args["filename"]):
+        response.headers["Cache-Control"] = IMMUTABLE
+        response.headers.pop("Expires", None)
     return response
+
+
+# --- static files: a fingerprint in the URL, cached for a year ------------------
+
+_static_versions: dict[str, tuple[float, str]] = {}
+
+
+def static_version(filename: str) -> str:
+    """The first 12 hex digits of the file's SHA-256 (kept per process, renewed when it changes)."""
+    path = os.path.join(current_app.static_folder, filename)
+    try:
+        mtime = os.stat(path).st_mtime if current_app.debug or filename not in _static_versions else None
+    except OSError:
+        return ""
+    known = _static_versions.get(filename)
+    if known is not None and (mtime is None or known[0] == mtime):
+        return known[1]
+    with open(path, "rb") as file:
+        digest = hashlib.sha256(file.read()).hexdigest()[:12]
+    _static_versions[filename] = (mtime or 0.0, digest)
+    return digest
+
+
+def _fingerprint_static_urls(endpoint: str, values: dict) -> None:
+    """``url_for('static', filename=…)`` adds ``?v=<fingerprint>``: a new file is a new URL."""
+    if endpoint == "static" and "v" not in values and "filename" in values:
+        version = static_version(values["filename"])
+        if version:
+            values["v"] = version
 
 
 def csrf_token() -> str:
@@ -83,5 +127,6 @@ def serve_csrf_token(app: Flask) -> None:
 
 
 def register(app: Flask) -> None:
-    """Add the headers to every response of ``app``."""
+    """Add the headers to every response of ``app``; fingerprint static URLs."""
     app.after_request(_add_headers)
+    app.url_defaults(_fingerprint_static_urls)

@@ -92,6 +92,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app's statement timeout (invites/__init__.py) is for requests; a
+            # migration that rewrites a large table may take longer.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            # Ends the transaction SET began, so that Alembic's own commits the migration.
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -31,3 +31,12 @@ def hold_worker():
         return jsonify(pid=os.getpid()), 409
     time.sleep(request.args.get("seconds", 1.0, type=float))
     return jsonify(pid=os.getpid())
+
+
+@app.get("/_test/where")
+def where():
+    """What the app believes about the request: scheme, prefix, client address, own links."""
+    from invites.links import public_base
+
+    return jsonify(scheme=request.scheme, scriptRoot=request.script_root, remoteAddr=request.remote_addr,
+                   publicBase=public_base())

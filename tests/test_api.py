@@ -103,6 +103,7 @@ def test_login_cookie_is_httponly_lax_and_secure_outside_development(
     monkeypatch.setenv("INVITES_ENV", env)
     monkeypatch.setenv("SECRET_KEY", "cookie-test-secret")
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
+    monkeypatch.setenv("PUBLIC_URL", "http://localhost")  # production requires it; the test client's host
     config = {k: v for k, v in base_config(database_url).items() if not k.startswith(("SECRET_KEY", "SESSION_", "REMEMBER_"))}
     app = create_app(config)
     try:

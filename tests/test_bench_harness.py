@@ -127,7 +127,7 @@ def test_each_worker_takes_an_equal_share_of_the_connections_with_one_to_keep_al
 @pytest.mark.sqlite
 def test_gunicorn_instance_starts_serves_and_stops(database_url, tmp_path):
     instance = servers.start(
-        {"INVITES_ENV": "production", "SECRET_KEY": "x" * 32, "DATABASE_URL": database_url,
+        {"INVITES_ENV": "production", "SECRET_KEY": "x" * 32, "PUBLIC_URL": "http://127.0.0.1", "DATABASE_URL": database_url,
          "RATELIMIT_ENABLED": "false"},
         workers=1, threads=1, log_path=tmp_path / "gunicorn.log",
         worker_class="gthread", worker_connections=2,

@@ -7,11 +7,20 @@ from invites.config import load_config
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI",
-                 "PUBLIC_URL", "INVITES_ENV", "MAIL_FROM"):
+                 "PUBLIC_URL", "INVITES_ENV", "MAIL_FROM", "TRUSTED_HOSTS", "DATABASE_CONNECT_TIMEOUT",
+                 "DATABASE_STATEMENT_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     # Email has its own tests below; the others start from the explicit console backend.
     monkeypatch.setenv("MAIL_URL", "console://")
     return monkeypatch
+
+
+@pytest.fixture
+def production_env(clean_env):
+    """What production needs besides limits: a secret and the public address."""
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("PUBLIC_URL", "https://invites.example.com")
+    return clean_env
 
 
 def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
@@ -19,8 +28,7 @@ def test_production_refuses_to_start_without_secret_key(clean_env, tmp_path):
         load_config(str(tmp_path))
 
 
-def test_production_refuses_to_count_rate_limits_in_one_process(clean_env, tmp_path):
-    clean_env.setenv("SECRET_KEY", "s3cret")
+def test_production_refuses_to_count_rate_limits_in_one_process(production_env, tmp_path):
     with pytest.raises(RuntimeError, match="REDIS_URL is not set"):
         load_config(str(tmp_path))
 
@@ -33,16 +41,14 @@ def test_production_refuses_to_count_rate_limits_in_one_process(clean_env, tmp_p
         ({"RATELIMIT_ENABLED": "false"}, "memory://"),
     ],
 )
-def test_production_rate_limit_storage_is_shared_or_chosen_explicitly(clean_env, tmp_path, env, storage):
-    clean_env.setenv("SECRET_KEY", "s3cret")
+def test_production_rate_limit_storage_is_shared_or_chosen_explicitly(production_env, tmp_path, env, storage):
     for name, value in env.items():
-        clean_env.setenv(name, value)
+        production_env.setenv(name, value)
     assert load_config(str(tmp_path))["RATELIMIT_STORAGE_URI"] == storage
 
 
-def test_production_with_secret_key_uses_secure_cookies(clean_env, tmp_path):
-    clean_env.setenv("SECRET_KEY", "s3cret")
-    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
+def test_production_with_secret_key_uses_secure_cookies(production_env, tmp_path):
+    production_env.setenv("REDIS_URL", "redis://cache:6379/0")
     config = load_config(str(tmp_path))
     assert config["SECRET_KEY"] == "s3cret"
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -104,35 +110,31 @@ def test_sqlite_connections_use_wal_and_wait_for_locks(app):
 # --- email (issue 11) ---------------------------------------------------------------
 
 
-def production_env(clean_env):
-    clean_env.setenv("SECRET_KEY", "s3cret")
-    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
-    return clean_env
+@pytest.fixture
+def mail_env(production_env):
+    """Production with everything but email settled."""
+    production_env.setenv("REDIS_URL", "redis://cache:6379/0")
+    return production_env
 
 
-def test_production_refuses_to_start_without_mail_url(clean_env, tmp_path):
-    production_env(clean_env).delenv("MAIL_URL")
+def test_production_refuses_to_start_without_mail_url(mail_env, tmp_path):
+    mail_env.delenv("MAIL_URL")
     with pytest.raises(RuntimeError, match="MAIL_URL is not set"):
         load_config(str(tmp_path))
 
 
-def test_production_with_smtp_needs_a_sender(clean_env, tmp_path):
-    production_env(clean_env).setenv("MAIL_URL", "smtp+starttls://u:p@mail.example.com:587")
+def test_production_with_smtp_needs_a_sender(mail_env, tmp_path):
+    mail_env.setenv("MAIL_URL", "smtp+starttls://u:p@mail.example.com:587")
     with pytest.raises(RuntimeError, match="MAIL_FROM is not set"):
         load_config(str(tmp_path))
-    clean_env.setenv("MAIL_FROM", "Invites <invites@example.com>")
+    mail_env.setenv("MAIL_FROM", "Invites <invites@example.com>")
     config = load_config(str(tmp_path))
     assert config["MAIL_URL"] == "smtp+starttls://u:p@mail.example.com:587"
     assert config["MAIL_FROM"] == "Invites <invites@example.com>"
 
 
-def test_production_accepts_the_console_only_when_asked(clean_env, tmp_path):
-    assert load_config_production(clean_env, tmp_path)["MAIL_URL"] == "console://"
-
-
-def load_config_production(clean_env, tmp_path):
-    production_env(clean_env)
-    return load_config(str(tmp_path))
+def test_production_accepts_the_console_only_when_asked(mail_env, tmp_path):
+    assert load_config(str(tmp_path))["MAIL_URL"] == "console://"
 
 
 def test_development_prints_emails_without_any_setting(clean_env, tmp_path):
@@ -163,3 +165,42 @@ def test_mail_urls_are_read_whole(url, expected):
 
     s = parse_mail_url(url)
     assert (s.scheme, s.host, s.port, s.username, s.password) == expected
+
+
+# --- issue 15: the public address and the hosts production answers to ---------------
+
+
+def test_production_refuses_to_start_without_public_url(clean_env, tmp_path):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("REDIS_URL", "redis://cache:6379/0")
+    with pytest.raises(RuntimeError, match="PUBLIC_URL is not set"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize("value", ["invites.example.com", "ftp://invites.example.com", "https://", "https://x.example/?a=1"])
+def test_a_public_url_that_is_not_an_http_address_is_refused(clean_env, tmp_path, value):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv("PUBLIC_URL", value)
+    with pytest.raises(RuntimeError, match="PUBLIC_URL must be an http"):
+        load_config(str(tmp_path))
+
+
+def test_production_answers_only_to_public_urls_host_and_trusted_hosts(production_env, tmp_path):
+    production_env.setenv("REDIS_URL", "redis://cache:6379/0")
+    assert load_config(str(tmp_path))["TRUSTED_HOSTS"] == ["invites.example.com"]
+    production_env.setenv("TRUSTED_HOSTS", "10.0.0.5, Health.Internal")
+    assert load_config(str(tmp_path))["TRUSTED_HOSTS"] == ["invites.example.com", "10.0.0.5", "health.internal"]
+
+
+def test_development_answers_to_any_host(clean_env, tmp_path):
+    clean_env.setenv("INVITES_ENV", "development")
+    assert load_config(str(tmp_path))["TRUSTED_HOSTS"] is None
+
+
+@pytest.mark.parametrize("name", ["DATABASE_CONNECT_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT"])
+@pytest.mark.parametrize("value", ["0", "30", "soon"])
+def test_database_timeouts_must_stay_below_the_worker_timeout(clean_env, tmp_path, name, value):
+    clean_env.setenv("INVITES_ENV", "development")
+    clean_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match=name):
+        load_config(str(tmp_path))

@@ -29,14 +29,18 @@ CODE = "Zx81kQpLm2Vn7Rt4Yw9Bc3Df6Gh0Jk5a"  # the shape of a real code: 32 URL-sa
 class Server:
     """A gunicorn master with two workers on a free loopback port."""
 
-    def __init__(self, tmp_path: Path, env: dict):
-        self.access_log = tmp_path / "access.log"
-        self.error_log = tmp_path / "error.log"
+    def __init__(self, tmp_path: Path, env: dict, *, log_files: bool = True):
+        """``log_files=False``: the logs where gunicorn.conf.py sends them (stdout and
+        stderr, kept in ``stdout.log`` and ``stderr.log``)."""
+        self.access_log = tmp_path / ("access.log" if log_files else "stdout.log")
+        self.error_log = tmp_path / ("error.log" if log_files else "stderr.log")
+        files = ["--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)]
+        self._outputs = [] if log_files else [self.access_log.open("w"), self.error_log.open("w")]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-             "--bind", "127.0.0.1:0", "--access-logfile", str(self.access_log),
-             "--error-logfile", str(self.error_log), "tests.gunicorn_probe_app:app"],
+             "--bind", "127.0.0.1:0", *(files if log_files else []), "tests.gunicorn_probe_app:app"],
             cwd=ROOT, env=env,
+            **({} if log_files else {"stdout": self._outputs[0], "stderr": self._outputs[1]}),
         )
         self.base = self._wait_until_listening()
         jar = http.cookiejar.CookieJar()
@@ -54,9 +58,12 @@ class Server:
             time.sleep(0.1)
         pytest.fail("gunicorn did not start in time:\n" + self.error_log.read_text())
 
-    def request(self, path: str, data: dict | None = None, headers: dict | None = None):
-        """(status, headers, body) of one request on a new connection."""
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
+    def request(self, path: str, data: dict | str | None = None, headers: dict | None = None):
+        """(status, headers, body) of one request on a new connection; ``data`` a form, or raw text."""
+        if isinstance(data, str):
+            body = data.encode()
+        else:
+            body = urllib.parse.urlencode(data).encode() if data is not None else None
         req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         try:
             with self.opener.open(req, timeout=30) as response:
@@ -71,6 +78,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        for output in self._outputs:
+            output.close()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -220,3 +229,159 @@ def test_gunicorn_and_app_logs_show_no_invitation_code(server):
     assert f"/invite/{CODE[:4]}…" in errors  # the app's own request line
     assert CODE not in access and CODE not in errors
     assert CODE[:12] not in access + errors
+
+
+# --- issue 15 -----------------------------------------------------------------------
+
+DEEP = "[" * 3000 + "]" * 3000
+
+
+@pytest.mark.redis
+def test_deep_json_on_both_workers_leaves_the_login_limit_counted_in_redis(server, test_redis):
+    """Before: the key function's RecursionError switched each worker's limits to its own memory."""
+    first, second = worker_pids(server)
+    status, _, page = server.request("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    json_headers = {"Content-Type": "application/json"}
+    for target, other in ((first, second), (second, first)):
+        api = on_worker(server, target, other, lambda: server.request("/api/auth/login", DEEP, json_headers))
+        assert api[0] == 400 and json.loads(api[2]) == {"error": "The body is not valid JSON."}
+        form = on_worker(server, target, other, lambda: server.request(
+            "/login", DEEP, {**json_headers, "X-CSRFToken": token}))
+        assert form[0] == 400
+    email = f"{uuid.uuid4().hex}@example.com"
+    allowed = int(limits.DEFAULTS["RATELIMIT_LOGIN_PER_EMAIL"].split()[0])
+    statuses = []
+    for attempt in range(allowed + 1):
+        target, other = (first, second) if attempt % 2 == 0 else (second, first)
+        body = json.dumps({"email": email, "password": "wrong password"})
+        statuses.append(on_worker(server, target, other, lambda: server.request("/api/auth/login", body, json_headers))[0])
+    assert statuses == [401] * allowed + [429]
+    counters = [int(test_redis.get(key)) for key in test_redis.scan_iter(REDIS_KEY_PATTERN) if b"/email:" in key]
+    assert counters == [allowed, allowed]  # per minute and per hour
+    server.stop()
+    assert "Traceback" not in server.error_log.read_text()
+
+
+def test_gunicorn_ignores_forwarded_scheme_and_prefix_without_trusted_proxies(app, database_url, tmp_path):
+    env = server_environment(database_url, None)
+    env.pop("TRUSTED_PROXIES", None)
+    env.pop("FORWARDED_ALLOW_IPS", None)
+    server = Server(tmp_path, env)
+    try:
+        status, _, body = server.request("/_test/where", headers={
+            "X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Host": "evil.example", "SCRIPT_NAME": "/evil",
+        })
+    finally:
+        server.stop()
+    assert status == 200
+    assert json.loads(body) == {"scheme": "http", "scriptRoot": "", "remoteAddr": "127.0.0.1",
+                                "publicBase": server.base}
+
+
+def encoded(text: str) -> str:
+    """Every character percent-encoded: still the same path to the router."""
+    return "".join(f"%{ord(c):02X}" for c in text)
+
+
+@pytest.mark.redis
+def test_codes_written_with_percent_escapes_stay_out_of_both_logs(server):
+    """Issue 15, item 5: paths, Referers and query strings, encoded in the ways the router
+    and browsers still understand."""
+    half = CODE[:1] + encoded(CODE[1:])
+    sent = [
+        (f"/invite/{encoded(CODE)}", {}),
+        (f"/invite/{half}", {}),
+        (f"//invite//{CODE}", {}),
+        (f"/invite%2F{CODE}", {}),
+        (f"/login?next=%252Finvite%252F{encoded(CODE)}", {}),
+        (f"/company/activity?{encoded('code')}={CODE}", {}),
+        (f"/company/activity?code={encoded(CODE)}", {}),
+        ("/login", {"Referer": f"{server.base}/invite/{encoded(CODE)}"}),
+        ("/login", {"Referer": f"{server.base}/login?next=%2Finvite%2F{half}"}),
+    ]
+    for path, headers in sent:
+        server.request(path, headers=headers)
+    server.stop()
+    access, errors = server.access_log.read_text(), server.error_log.read_text()
+    assert len([line for line in access.splitlines() if " HTTP/1.1" in line]) >= len(sent)
+    for log in (access, errors):
+        fully_decoded = log
+        for _ in range(3):
+            fully_decoded = urllib.parse.unquote(fully_decoded)
+        assert CODE not in fully_decoded
+        assert CODE[:12] not in fully_decoded
+        assert encoded(CODE)[:30] not in log
+    assert f"GET /invite/{CODE[:4]}… HTTP/1.1" in access  # the encoded path, logged decoded and masked
+
+
+def test_the_access_log_goes_to_stdout_and_the_app_log_to_stderr_as_the_readme_says(app, database_url, tmp_path):
+    server = Server(tmp_path, server_environment(database_url, None), log_files=False)
+    server.request("/login")
+    server.stop()
+    stdout, stderr = server.access_log.read_text(), server.error_log.read_text()
+    assert '"GET /login HTTP/1.1" 200' in stdout
+    assert "GET /login 200" in stderr  # the app's request log (invites.request)
+    assert "HTTP/1.1" not in stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "gunicorn's access log, one line per request, to stdout" in readme
+
+
+@pytest.mark.redis
+def test_a_redis_outage_under_gunicorn_one_warning_per_worker_and_back_to_redis(app, database_url, tmp_path):
+    from .redis_server import RedisServer
+
+    redis_server = RedisServer()
+    try:
+        server = Server(tmp_path, server_environment(database_url, redis_server.url))
+        try:
+            first, second = worker_pids(server)
+            status, _, page = server.request("/login")
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+            def fail(email):
+                return lambda: server.request("/login", {"csrf_token": token, "email": email, "password": "wrong one"})
+
+            assert server.request("/login", {"csrf_token": token, "email": "a@example.com", "password": "x" * 10})[0] == 422
+            assert list(redis_server.client().scan_iter(REDIS_KEY_PATTERN))
+
+            redis_server.stop()
+            during = []
+            for n in range(6):
+                target, other = (first, second) if n % 2 == 0 else (second, first)
+                during.append(on_worker(server, target, other, fail(f"during{n}@example.com"))[0])
+            assert set(during) <= {422, 429} and 422 in during
+            for target, other in ((first, second), (second, first)):
+                health = on_worker(server, target, other, lambda: server.request("/healthz"))
+                assert health[0] == 200
+                assert json.loads(health[2]) == {"status": "degraded", "rateLimits": "memory"}
+
+            redis_server.start()  # empty, on the same port
+            deadline = time.monotonic() + 15
+            healthy: set[int] = set()
+            while healthy != {first, second} and time.monotonic() < deadline:
+                time.sleep(0.5)
+                for target, other in ((first, second), (second, first)):
+                    health = on_worker(server, target, other, lambda: server.request("/healthz"))
+                    if json.loads(health[2]) == {"status": "ok"}:
+                        healthy.add(target)
+            assert healthy == {first, second}, "the workers did not go back to Redis within seconds"
+            email = f"{uuid.uuid4().hex}@example.com"
+            after = []
+            for n in range(4):
+                target, other = (first, second) if n % 2 == 0 else (second, first)
+                after.append(on_worker(server, target, other, fail(email))[0])
+            assert after == [422] * 4
+            # Both workers counted into the one counter in Redis.
+            client = redis_server.client()
+            counters = [int(client.get(key)) for key in client.scan_iter(REDIS_KEY_PATTERN) if b"/email:" in key]
+            assert counters == [4, 4]  # per minute and per hour
+        finally:
+            server.stop()
+        log = server.error_log.read_text()
+        assert log.count("Rate limits: Redis does not answer") == 2, log  # one per worker
+        assert log.count("Rate limits: Redis answers again") == 2, log
+        assert "Traceback" not in log
+    finally:
+        redis_server.stop()

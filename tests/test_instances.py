@@ -43,6 +43,7 @@ def start_pair(database_url: str, log_dir, started: list, *, rate_limits: bool) 
     settings = {
         "INVITES_ENV": "production",
         "SECRET_KEY": SECRET_KEY,
+        "PUBLIC_URL": "http://127.0.0.1",  # production requires it and answers only to its host
         "DATABASE_URL": database_url,
         "REDIS_URL": TEST_REDIS_URL,
         "RATELIMIT_ENABLED": "true" if rate_limits else "false",

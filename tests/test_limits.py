@@ -1,6 +1,7 @@
 """Rate limits (``invites/limits.py``) on memory storage: what is counted, and the 429 answer."""
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -173,6 +174,7 @@ def test_rate_limit_enabled_false_switches_every_limit_off(app, database_url, ma
 def test_rate_limit_enabled_false_from_the_environment(monkeypatch, database_url):
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     monkeypatch.setenv("SECRET_KEY", "test-secret")
+    monkeypatch.setenv("PUBLIC_URL", "http://localhost")  # production (INVITES_ENV unset) needs it
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("REDIS_URL", raising=False)
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, **RATES,
@@ -420,17 +422,26 @@ def test_when_redis_is_down_limits_fall_back_to_memory_instead_of_failing(app_wi
     client = app_with_dead_redis.test_client()
     statuses = [login(client, "boss@example.com").status_code for _ in range(4)]
     assert statuses == [422, 422, 422, 429]
-    assert "falling back to in-memory storage" in caplog.text
+    # One WARNING for the outage, in the app's words, not one per request.
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "Rate limits: Redis does not answer (a rate-limited request failed on it); this process "
+        "counts limits in its own memory until it does"
+    ]
 
 
 def test_production_configuration_falls_back_only_with_redis(monkeypatch, tmp_path):
     from invites.config import load_config
 
     monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("PUBLIC_URL", "https://invites.example.com")
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
     assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is False
     monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/0")
+    # REDIS_URL with an explicit memory:// storage still counts in memory: nothing to fall back from.
+    assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is False
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI")
     assert load_config(str(tmp_path))["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
 
 
@@ -455,3 +466,22 @@ def test_an_oversized_log_in_is_413_and_does_not_knock_the_limits_off_their_stor
         response = client.post(API_LOGIN, json=big)
     assert response.status_code == 413
     assert limiter._storage_dead is False
+
+
+@pytest.mark.parametrize("path", ["/login", API_LOGIN])
+def test_the_429_message_and_retry_after_give_the_same_wait(app, database_url, path):
+    """Flask-Limiter's header rounded a second down from the message's figure."""
+    with limited_app_with(database_url, RATELIMIT_LOGIN_PER_EMAIL="2 per minute") as limited_app:
+        client = limited_app.test_client()
+        send = (lambda: client.post(path, data={"email": "a@example.com", "password": "wrong password"})) \
+            if path == "/login" else (lambda: client.post(path, json={"email": "a@example.com", "password": "wrong"}))
+        for _ in range(2):
+            assert send().status_code in (401, 422)
+        for _ in range(3):
+            refused = send()
+            assert refused.status_code == 429
+            text = refused.get_data(as_text=True)
+            number, unit = re.search(r"Try again in (\d+) (second|minute)s?\.", text).groups()
+            seconds = int(number) * (60 if unit == "minute" else 1)
+            assert refused.headers["Retry-After"] == str(seconds), text
+            assert 0 < seconds <= 60

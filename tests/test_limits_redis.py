@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -99,3 +101,85 @@ def test_without_redis_each_process_counts_alone(app, database_url):
     email = f"{uuid.uuid4().hex}@example.com"
     assert run_instance(env, email, 2) == {"statuses": [422, 422], "storage": "MemoryStorage"}
     assert run_instance(env, email, 2) == {"statuses": [422, 422], "storage": "MemoryStorage"}
+
+
+# --- Redis going away and coming back (issue 15) -------------------------------------
+
+from .redis_server import own_redis  # noqa: E402,F401  (the fixture)
+
+DOWN = "Rate limits: Redis does not answer"
+
+
+@pytest.mark.redis
+def test_a_redis_outage_logs_one_warning_degrades_healthz_and_ends_back_in_redis(
+    app, database_url, own_redis, caplog
+):
+    from .test_limits import limited_app_with
+
+    try:
+        with limited_app_with(
+            database_url, RATELIMIT_STORAGE_URI=own_redis.url, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+            RATELIMIT_STORAGE_RECHECK=0.5,
+        ) as redis_app:
+            client = redis_app.test_client()
+
+            def fail_login(email: str) -> int:
+                return client.post("/login", data={"email": email, "password": "wrong password"}).status_code
+
+            assert client.get("/healthz").get_json() == {"status": "ok"}
+            assert fail_login("before@example.com") == 422
+            assert len(list(own_redis.client().scan_iter(KEY_PATTERN))) == 2  # the email, the client
+
+            own_redis.stop()
+            with caplog.at_level(logging.INFO, logger="invites.limits"):
+                statuses = [fail_login(f"during{n}@example.com") for n in range(6)]
+                health = client.get("/healthz")
+            assert statuses == [422] * 5 + [429]  # the client's 5 per hour, now counted in memory
+            assert health.status_code == 200
+            assert health.get_json() == {"status": "degraded", "rateLimits": "memory"}
+            warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            assert len(warnings) == 1 and warnings[0].startswith(DOWN), warnings
+
+            own_redis.start()  # empty: no persistence
+            caplog.clear()
+            time.sleep(0.6)  # RATELIMIT_STORAGE_RECHECK
+            with caplog.at_level(logging.INFO, logger="invites.limits"):
+                client.get("/login")  # any request asks Redis again once the interval is over
+                assert client.get("/healthz").get_json() == {"status": "ok"}
+                assert fail_login("after@example.com") == 422
+            keys = {re_key(k.decode()) for k in own_redis.client().scan_iter(KEY_PATTERN)}
+            assert "email:<hmac>/login/3/1/hour" in keys, keys
+            assert "Rate limits: Redis answers again" in caplog.text
+            assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        limiter._storage_dead = False
+
+
+@pytest.mark.redis
+def test_a_redis_that_accepts_and_never_answers_costs_well_under_a_second(app, database_url, caplog):
+    """The limits' storage has socket timeouts: a hung Redis means memory, not a hung worker."""
+    import socket
+    import threading
+
+    from .test_limits import limited_app_with
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held: list = []
+    listener = threading.Thread(target=lambda: held.extend(silent.accept() for _ in range(4)), daemon=True)
+    listener.start()
+    try:
+        with limited_app_with(
+            database_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+            RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        ) as hung_app:
+            client = hung_app.test_client()
+            started = time.monotonic()
+            assert client.post("/login", data={"email": "a@example.com", "password": "wrong pass"}).status_code == 422
+            assert time.monotonic() - started < 3
+    finally:
+        limiter._storage_dead = False
+        for connection, _ in held:
+            connection.close()
+        silent.close()

@@ -155,11 +155,14 @@ def test_referrer_policy_sends_no_referer_to_other_sites(client):
 @pytest.fixture
 def production_app(app, database_url, monkeypatch):
     """The app as a server builds it: configuration from a production environment."""
-    for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "PUBLIC_URL", "TRUSTED_PROXIES"):
+    for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "TRUSTED_HOSTS", "TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     monkeypatch.setenv("INVITES_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "production-secret")
+    # Production answers only to PUBLIC_URL's host and TRUSTED_HOSTS (the test client's).
+    monkeypatch.setenv("PUBLIC_URL", HTTPS)
+    monkeypatch.setenv("TRUSTED_HOSTS", "localhost")
     monkeypatch.setenv("DATABASE_URL", database_url)
     prod = create_app({"WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
                        "RATELIMIT_ENABLED": False})

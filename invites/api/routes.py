@@ -15,6 +15,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from .. import accounts, invitations, limits
 from ..extensions import csrf, db, login_manager
 from ..invitations import InvalidInvitation, InvitationRefused, Refusal
+from ..links import public_base
 from ..models import Invitation
 from ..tenancy import SESSION_KEY, current_membership
 from . import openapi
@@ -61,12 +62,9 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _own_origins() -> set[str]:
-    """This site's origins: the one the request was made to, and ``PUBLIC_URL``'s."""
-    origins = {_origin(request.host_url)}
-    if current_app.config.get("PUBLIC_URL"):
-        origins.add(_origin(current_app.config["PUBLIC_URL"]))
-    return origins
+def _own_origin() -> str | None:
+    """This site's origin: ``PUBLIC_URL``'s (``links.public_base``), never the request's ``Host``."""
+    return _origin(public_base())
 
 
 @bp.before_request
@@ -83,7 +81,7 @@ def refuse_cross_site():
     if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
         raise ApiError(403, CROSS_SITE)
     origin = request.headers.get("Origin")
-    if origin is not None and (_origin(origin) is None or _origin(origin) not in _own_origins()):
+    if origin is not None and (_origin(origin) is None or _origin(origin) != _own_origin()):
         raise ApiError(403, CROSS_SITE)
     return None
 
