@@ -145,7 +145,7 @@ def test_error_page_without_a_database_is_still_a_page(app, database_url):
     broken = create_app(config)
     client = broken.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = "1"
+        session["_user_id"] = "1:any-session-token"  # as get_id writes it
         session["_fresh"] = True
     response = client.get("/no-such-page")
     assert response.status_code == 404

@@ -179,7 +179,7 @@ def test_signed_in_requests_answer_503_after_one_wait(silent_app, caplog):
     view, once, and the limits stay where they were (not switched to memory)."""
     client = silent_app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = "1"
+        session["_user_id"] = "1:any-session-token"  # <id>:<session token>, as get_id writes it
         session["_fresh"] = True
     with caplog.at_level(logging.WARNING):
         for path, body in ((VALIDATE, {"code": "x" * 32}), (CREATE, {})):
