@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, case, exists, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
@@ -20,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit
-from .accounts import EMAIL_MAX_LENGTH, normalise_email
+from .accounts import normalise_email, valid_email
 from .extensions import db
 from .models import (
     Company,
@@ -34,6 +33,7 @@ from .models import (
     as_id,
     utcnow,
 )
+from .paging import Page, fetch_page
 
 MAX_USES_MIN, MAX_USES_MAX, MAX_USES_DEFAULT = 1, 100, 1
 EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 1, 30, 7
@@ -152,13 +152,10 @@ def check_email(raw: Any) -> str | None:
     """A normalised target email, or None for a general invitation; raises ValueError."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
-    if not isinstance(raw, str) or len(raw) > EMAIL_MAX_LENGTH:
-        raise ValueError(EMAIL_ERROR)
     try:
-        validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(EMAIL_ERROR) from exc
-    return normalise_email(raw)
+        return valid_email(raw)
+    except ValueError:
+        raise ValueError(EMAIL_ERROR) from None
 
 
 def parse_new_invitation(email: Any, max_uses: Any, expires_in_days: Any) -> NewInvitation:
@@ -329,20 +326,6 @@ def filter_clause(which: Filter, now: datetime):
     }[which]
 
 
-@dataclass
-class InvitationPage:
-    """One page of a company's invitations, newest first."""
-
-    items: list[Invitation]
-    page: int
-    has_next: bool
-    filter: Filter
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
 def parse_filter(raw: Any) -> Filter:
     """The filter named by ``raw``; anything unknown means all."""
     try:
@@ -351,33 +334,16 @@ def parse_filter(raw: Any) -> Filter:
         return Filter.ALL
 
 
-def parse_page(raw: Any) -> int:
-    """A page number from a query string; anything odd means page 1."""
-    try:
-        page = int(raw)
-    except (TypeError, ValueError):
-        return 1
-    return page if 1 <= page <= 100_000 else 1
-
-
 def list_for_company(
     company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50
-) -> InvitationPage:
+) -> Page[Invitation]:
     """A page of the company's invitations, newest first, one query."""
     query = select(Invitation).where(Invitation.company_id == company_id)
     clause = filter_clause(which, utcnow())
     if clause is not None:
         query = query.where(clause)
-    rows = list(
-        db.session.execute(
-            query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        ).scalars()
-    )
-    return InvitationPage(
-        items=rows[:per_page], page=page, has_next=len(rows) > per_page, filter=which
-    )
+    query = query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
+    return fetch_page(query, page, per_page, filter=which)
 
 
 def redemptions(invitation_id: int) -> list[Redemption]:
@@ -467,7 +433,7 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
                 audit.Action.CREATE,
                 company_id=company_id,
                 actor_id=creator.id,
-                invitation_id=invitation.id,
+                invitation=invitation,
                 detail=creation_detail(new.max_uses, new.expires_in_days),
             )
             db.session.commit()
@@ -495,16 +461,17 @@ _CLOSED = (Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL, Refusal.PAUSED)
 def _refusal_after_failed_update(
     invitation: Invitation,
     considered: tuple[Refusal, ...] = _CLOSED,
-    otherwise: Refusal = Refusal.FULL,
-) -> InvitationRefused:
+    otherwise: Refusal | None = Refusal.FULL,
+) -> InvitationRefused | None:
     """After a conditional UPDATE matched nothing: ask the database why, in the documented order.
 
     ``considered`` are the conditions that UPDATE tested. The database judges
     expiry by its own clock, as the UPDATE did, so the answer agrees with the
     decision even if the app server's clock is off. ``otherwise`` answers when
     none holds any more: only a pause can be undone, so that means a pause
-    that was started again in between.
+    that was started again in between (None: nothing stood in the way).
     """
+    invitation_id = invitation.id  # read before the rollback expires it
     db.session.rollback()
     row = db.session.execute(
         select(
@@ -512,32 +479,39 @@ def _refusal_after_failed_update(
             Invitation.expires_at <= db_now(),
             Invitation.used_count >= Invitation.max_uses,
             not_(Invitation.is_active),
-        ).where(Invitation.id == invitation.id)
+        ).where(Invitation.id == invitation_id)
     ).first()
     if row is None:
         return InvitationRefused(Refusal.NOT_FOUND)
     db.session.refresh(invitation)
-    holding = [reason for reason, flag in zip(_CLOSED, row) if flag and reason in considered]
-    return InvitationRefused(holding[0] if holding else otherwise, invitation)
+    holding = [reason for reason, flag in zip(_CLOSED, row, strict=True) if flag and reason in considered]
+    if holding:
+        return InvitationRefused(holding[0], invitation)
+    return None if otherwise is None else InvitationRefused(otherwise, invitation)
 
 
 def set_active(invitation: Invitation, actor: User, active: bool | None = None) -> Invitation:
     """Pause (False), start (True) or toggle (None) an invitation that can still be used.
 
     One UPDATE decides, so two admins pausing at once both see it paused, and
-    an invitation that filled up or was revoked meanwhile is refused.
+    an invitation that filled up or was revoked meanwhile is refused. Asking
+    for the state it is already in (a second tab, a double click) changes
+    nothing: no audit row, so no other dashboard is sent the card again.
     """
-    new_value = not_(Invitation.is_active) if active is None else active
+    if active is None:
+        where, new_value = _changeable(invitation.id), not_(Invitation.is_active)
+    else:
+        where, new_value = and_(_changeable(invitation.id), Invitation.is_active.is_not(active)), active
     row = db.session.execute(
-        update(Invitation)
-        .where(_changeable(invitation.id))
-        .values(is_active=new_value)
-        .returning(Invitation.is_active)
+        update(Invitation).where(where).values(is_active=new_value).returning(Invitation.is_active)
     ).first()
     if row is None:
-        raise _refusal_after_failed_update(
-            invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
+        refused = _refusal_after_failed_update(
+            invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL), otherwise=None
         )
+        if refused is not None:
+            raise refused
+        return invitation
     return _commit_change(invitation, actor, audit.Action.START if row.is_active else audit.Action.PAUSE)
 
 
@@ -560,7 +534,7 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
 
 def _commit_change(invitation: Invitation, actor: User, action: audit.Action) -> Invitation:
     """Record an admin's change in the audit trail, commit both, and reload the invitation."""
-    audit.record(action, company_id=invitation.company_id, actor_id=actor.id, invitation_id=invitation.id)
+    audit.record(action, company_id=invitation.company_id, actor_id=actor.id, invitation=invitation)
     db.session.commit()
     db.session.refresh(invitation)
     return invitation
@@ -618,7 +592,7 @@ def accept(code: Any, user: User) -> Acceptance:
         audit.Action.ACCEPT,
         company_id=invitation.company_id,
         actor_id=user.id,
-        invitation_id=invitation.id,
+        invitation=invitation,
         subject_user_id=user.id,
     )
     try:

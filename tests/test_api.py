@@ -8,10 +8,10 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 
-from invites.api.schemas import REFUSAL_STATUS
 from invites.extensions import db
 from invites.invitations import Refusal
 from invites.models import AuditEvent, Invitation, Membership, Redemption, Role, User, utcnow
+from invites.web import REFUSAL_STATUS
 
 from .api_helpers import (
     ACCEPT,

@@ -23,6 +23,7 @@ from ..extensions import db, login_manager
 from ..htmx import current_page, is_htmx_request
 from ..models import User
 from ..tenancy import SESSION_KEY
+from ..web import safe_next
 from .forms import LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
@@ -62,26 +63,6 @@ def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None.
-
-    Refuses anything a browser could read as another host: ``//host``,
-    ``/\\host`` (browsers treat ``\\`` as ``/``), ``https:host``, and any
-    control character or leading space that browsers strip.
-    """
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
-        return None
-    try:
-        parts = urlsplit(target)
-    except ValueError:
-        return None
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _after_login() -> str:

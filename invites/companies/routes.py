@@ -4,21 +4,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, invitations
-from ..auth.routes import safe_next
+from .. import accounts, audit
 from ..errors import error_response
 from ..htmx import render_page_or_fragment
 from ..models import Membership, Role
-from ..tenancy import (
-    current_membership,
-    manager_required,
-    owner_required,
-    role_required,
-    switch_company,
-)
+from ..tenancy import current_membership, switch_company
+from ..web import manager_required, member_required, owner_required, parse_page, safe_next
 from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
+
 
 def _member_or_404(membership_id: int) -> Membership:
     """A membership of the current company; 404 for any other."""
@@ -29,14 +24,14 @@ def _member_or_404(membership_id: int) -> Membership:
 
 
 @bp.get("/members")
-@role_required(Role.OWNER, Role.ADMIN, Role.MEMBER)
+@member_required
 def members():
     """Everyone in the current company, newest first, 50 to a page: name, email, role, joined.
 
     htmx paging swaps only the table and its page links (its ``members`` block).
     """
     page = accounts.members_page(
-        current_membership().company_id, invitations.parse_page(request.args.get("page"))
+        current_membership().company_id, parse_page(request.args.get("page"))
     )
     return render_page_or_fragment("companies/members.html", block="members", page=page)
 
@@ -49,7 +44,7 @@ def activity():
     htmx paging swaps only the list (its ``events`` block).
     """
     page = audit.company_events(
-        current_membership().company_id, invitations.parse_page(request.args.get("page"))
+        current_membership().company_id, parse_page(request.args.get("page"))
     )
     return render_page_or_fragment("companies/activity.html", block="events", page=page)
 
