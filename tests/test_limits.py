@@ -4,15 +4,13 @@ from __future__ import annotations
 import re
 
 import pytest
-
 import sqlalchemy as sa
 
 from invites import create_app, limits
 from invites.extensions import db, limiter
 from invites.models import Invitation, Role
 
-from .api_helpers import ACCEPT, LOGIN as API_LOGIN, LOGOUT as API_LOGOUT, VALIDATE
-from .api_helpers import CREATE as API_CREATE
+from .api_helpers import ACCEPT, CREATE as API_CREATE, LOGIN as API_LOGIN, LOGOUT as API_LOGOUT, VALIDATE
 from .conftest import PASSWORD, fresh_app
 from .invitation_helpers import new_invitation, used_count
 
