@@ -21,12 +21,12 @@ from .api_helpers import (
     LOGOUT,
     VALIDATE,
     api_login,
-    count,
     invitation_row,
     revoke_path,
     toggle_path,
 )
 from .conftest import PASSWORD, base_config, fresh_app
+from .factories import count
 
 PROTECTED = [
     ("get", LIST),

@@ -5,10 +5,11 @@ import sqlalchemy as sa
 from invites.extensions import db
 from invites.models import Company, Membership, User
 
+from .factories import count
+
 
 def rows(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    return count(app, model)
 
 
 def test_creates_user_and_company_as_owner(runner, app):

@@ -13,6 +13,7 @@ from invites.extensions import db
 from invites.models import AuditEvent, Invitation, Membership, Role
 
 from .conftest import age_audit_trail
+from .factories import count, create_invitation
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
 DASHBOARD = "/dashboard/company"
@@ -24,13 +25,7 @@ CREATE = "/dashboard/company/invitations"
 
 def new_invitation(app, company, creator, email=None, max_uses=1, expires_in_days=7) -> Invitation:
     """An invitation made through the domain layer, detached from any session."""
-    with app.app_context():
-        invitation = invitations.create(
-            company.id, creator, invitations.parse_new_invitation(email, max_uses, expires_in_days)
-        )
-        db.session.refresh(invitation)
-        db.session.expunge(invitation)
-        return invitation
+    return create_invitation(app, company, creator, email=email, max_uses=max_uses, days=expires_in_days)
 
 
 def accept_as(app, make, code: str, email: str | None = None):
@@ -49,8 +44,7 @@ def load(app, invitation_id: int) -> Invitation:
 
 
 def invitation_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(Invitation))
+    return count(app, Invitation)
 
 
 def move_expiry(app, invitation_id: int, when: datetime) -> None:
