@@ -5,8 +5,8 @@
 - ``role_required`` (``manager_required``, ``owner_required``): one role check,
   whose failure (``RoleRefused``, a 403) each blueprint renders its own way
   (the pages' error page, the API's JSON);
-- ``invitation_of_current_company``: the tenant check for an invitation id, a 404
-  (``InvitationNotFound``) for any other company's;
+- ``invitation_of_current_company`` and ``membership_of_current_company``: the tenant
+  check for an id, a 404 (``InvitationNotFound`` for invitations) for any other company's;
 - ``page_company_required``: a form posted from another company's page changes nothing;
 - ``safe_next``: where a ``next`` parameter may send a browser;
 - ``parse_page``: a page number from a query string.
@@ -22,10 +22,10 @@ from flask import flash, make_response, redirect, request, url_for
 from flask_login import login_required
 from werkzeug.exceptions import Forbidden, NotFound
 
-from . import invitations
+from . import accounts, invitations
 from .htmx import is_htmx_request
 from .invitations import Refusal
-from .models import Invitation, Role
+from .models import Invitation, Membership, Role
 from .tenancy import current_membership
 
 # How each reason the domain refuses an invitation is answered, here and nowhere else.
@@ -106,6 +106,15 @@ def invitation_of_current_company(invitation_id: Any) -> Invitation:
     if invitation is None:
         raise InvitationNotFound()
     return invitation
+
+
+def membership_of_current_company(membership_id: Any) -> Membership:
+    """A membership of the current company; 404 for any other."""
+    membership = current_membership()
+    found = accounts.get_membership(membership_id, membership.company_id) if membership else None
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def page_company_required(view):

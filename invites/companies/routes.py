@@ -1,26 +1,25 @@
 """The members page, role changes, removals, the activity page, and the company switcher."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, audit
 from ..errors import error_response
 from ..htmx import render_page_or_fragment
-from ..models import Membership, Role
+from ..models import Role
 from ..tenancy import current_membership, switch_company
-from ..web import manager_required, member_required, owner_required, parse_page, safe_next
+from ..web import (
+    manager_required,
+    member_required,
+    membership_of_current_company,
+    owner_required,
+    parse_page,
+    safe_next,
+)
 from .forms import RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
-
-
-def _member_or_404(membership_id: int) -> Membership:
-    """A membership of the current company; 404 for any other."""
-    membership = accounts.get_membership(membership_id, current_membership().company_id)
-    if membership is None:
-        abort(404)
-    return membership
 
 
 @bp.get("/members")
@@ -53,7 +52,7 @@ def activity():
 @owner_required
 def change_role(membership_id: int):
     """The owner makes a member an admin, or back."""
-    target = _member_or_404(membership_id)
+    target = membership_of_current_company(membership_id)
     form = RoleForm()
     if not form.validate_on_submit():
         # The page only offers the three roles; anything else was made by hand.
@@ -71,7 +70,7 @@ def change_role(membership_id: int):
 @owner_required
 def remove(membership_id: int):
     """The owner removes a member from the company."""
-    target = _member_or_404(membership_id)
+    target = membership_of_current_company(membership_id)
     name = target.user.name
     if RemoveMemberForm().validate_on_submit():
         try:
