@@ -134,8 +134,10 @@ class InvitationRules(RuleBasedStateMachine):
         wanted = closed if closed is not Refusal.PAUSED else None  # a paused one may be started
         assert reason == wanted, (reason, model)
         if reason is None:
+            # Asking for the state it is already in changes nothing and records nothing.
+            if model.active != active:
+                self.audit_rows += 1
             model.active = active
-            self.audit_rows += 1
 
     @rule(invitation=invitation_ids)
     def pause_then_accept(self, invitation):
