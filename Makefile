@@ -6,7 +6,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test audit install install-dev migrate clean bench wrk screenshots
+.PHONY: run test test-fast lint audit install install-dev migrate clean bench wrk screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -41,6 +41,16 @@ ifeq ($(CI),true)
 else
 	$(BIN)/python -m pytest
 endif
+
+## The suite without the slow tests (browser, multi-process, gunicorn, 10,000 rows): for
+## a quick check while developing. CI runs everything (`make test`).
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not slow"
+
+## ruff: lint and formatting (configured in pyproject.toml).
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Known vulnerabilities in the pinned dependencies (pip-audit). Fails only when one is
 ## found; an audit the vulnerability service could not answer is reported as incomplete

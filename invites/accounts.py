@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import audit, outbox, tokens
 from .extensions import db
 from .models import Company, EmailKind, Membership, Role, User, as_id, new_session_token, utcnow
+from .paging import Page, fetch_page
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 200
@@ -87,21 +87,52 @@ class AccountError(Exception):
         super().__init__("; ".join(errors.values()))
 
 
+def _canonical(raw: str) -> str:
+    """``raw`` as email_validator writes it (IDNA domain, NFC), then NFKC and lower-cased.
+
+    Raises ``EmailNotValidError`` for anything that is not an address, including
+    invisible and bidirectional control characters (email_validator's "unsafe
+    characters"), so ``a\u200b@example.com`` never looks like ``a@example.com``.
+    """
+    folded = unicodedata.normalize("NFKC", raw.strip())
+    return validate_email(folded, check_deliverability=False).normalized.lower()
+
+
 def normalise_email(email: str) -> str:
-    """Emails compare without case and surrounding spaces; stored that way too."""
-    return email.strip().lower()
+    """The form an email is stored and compared in: ``Owner1@A-Corp．com`` is ``owner1@a-corp.com``.
+
+    For look-ups (log in, rate-limit keys) it never raises: text that is no
+    valid address is only trimmed, folded and lower-cased, and matches nobody.
+    """
+    try:
+        return _canonical(email)
+    except (EmailNotValidError, ValueError):
+        return unicodedata.normalize("NFKC", email.strip()).lower()
+
+
+def valid_email(raw: object) -> str:
+    """The one email validator: ``raw`` normalised (see ``normalise_email``), or ValueError.
+
+    Accounts and invitation targets both go through here, each with its own message.
+    """
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > EMAIL_MAX_LENGTH:
+        raise ValueError("not an email address")
+    try:
+        email = _canonical(raw)
+    except EmailNotValidError:
+        raise ValueError("not an email address") from None
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValueError("not an email address")
+    return email
 
 
 def check_email(raw: object) -> str:
-    """A normalised, syntactically valid email, or ``AccountError``."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > EMAIL_MAX_LENGTH:
-        raise AccountError({"email": EMAIL_INVALID})
+    """A normalised, valid account email, or ``AccountError``."""
     try:
-        validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError:
-        message = EMAIL_RESERVED_DOMAIN if is_reserved_domain(raw) else EMAIL_INVALID
+        return valid_email(raw)
+    except ValueError:
+        message = EMAIL_RESERVED_DOMAIN if isinstance(raw, str) and is_reserved_domain(raw) else EMAIL_INVALID
         raise AccountError({"email": message}) from None
-    return normalise_email(raw)
 
 
 def is_reserved_domain(email: str) -> bool:
@@ -423,37 +454,20 @@ def get_membership(membership_id: Any, company_id: int) -> Membership | None:
     ).scalar_one_or_none()
 
 
-@dataclass
-class MemberPage:
-    """One page of a company's members, newest first."""
-
-    items: list[Membership]
-    page: int
-    has_next: bool
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
-def members_page(company_id: int, page: int = 1, per_page: int = MEMBERS_PER_PAGE) -> MemberPage:
+def members_page(company_id: int, page: int = 1, per_page: int = MEMBERS_PER_PAGE) -> Page[Membership]:
     """A page of a company's memberships with their users, newest first, in one query.
 
     A company that hands out event links has thousands of members: the demo
     company's 13,000 made one page of 13 MB.
     """
-    rows = list(
-        db.session.execute(
-            select(Membership)
-            .join(Membership.user)
-            .options(contains_eager(Membership.user))
-            .where(Membership.company_id == company_id)
-            .order_by(Membership.created_at.desc(), Membership.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        ).scalars()
+    query = (
+        select(Membership)
+        .join(Membership.user)
+        .options(contains_eager(Membership.user))
+        .where(Membership.company_id == company_id)
+        .order_by(Membership.created_at.desc(), Membership.id.desc())
     )
-    return MemberPage(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
+    return fetch_page(query, page, per_page)
 
 
 def _other_owners_exist(company_id: int, membership_id: int):
@@ -475,8 +489,16 @@ def _lock_company(company_id: int) -> None:
 
 
 def change_role(membership: Membership, role: Role, actor: User) -> Membership:
-    """Set a member's role; an owner can lose the role only while another owner remains."""
+    """Set a member's role; an owner can lose the role only while another owner remains.
+
+    The role they already have changes nothing and leaves no audit row.
+    """
     _lock_company(membership.company_id)
+    current = db.session.scalar(select(Membership.role).where(Membership.id == membership.id))
+    if current == role.value:
+        db.session.rollback()
+        db.session.refresh(membership)
+        return membership
     result = db.session.execute(
         update(Membership)
         .where(

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import bindparam, case, func, insert, or_, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
-from .models import AuditEvent, utcnow
+from .masking import short_code
+from .models import AuditEvent, Invitation, utcnow
+from .paging import Page, fetch_page
 
 
 class Action(str, enum.Enum):
@@ -46,16 +47,21 @@ def record(
     *,
     company_id: int,
     actor_id: int | None,
-    invitation_id: int | None = None,
+    invitation: Invitation | None = None,
     subject_user_id: int | None = None,
     detail: str | None = None,
 ) -> AuditEvent:
-    """Add an audit row to the current transaction; the caller commits it with the change."""
+    """Add an audit row to the current transaction; the caller commits it with the change.
+
+    An invitation is recorded by id and by its code's short form, which stays
+    on the row if the invitation is ever deleted.
+    """
     event = AuditEvent(
         action=action.value,
         company_id=company_id,
         actor_id=actor_id,
-        invitation_id=invitation_id,
+        invitation_id=invitation.id if invitation is not None else None,
+        invitation_short_code=short_code(invitation.code) if invitation is not None else None,
         subject_user_id=subject_user_id,
         detail=detail,
     )
@@ -69,6 +75,7 @@ def insert_now(
     company_id: int,
     actor_id: int | None,
     invitation_id: int | None = None,
+    invitation_short_code: str | None = None,
     subject_user_id: int | None = None,
     detail: str | None = None,
     at: datetime | None = None,
@@ -85,6 +92,7 @@ def insert_now(
             "company_id": company_id,
             "actor_id": actor_id,
             "invitation_id": invitation_id,
+            "invitation_short_code": invitation_short_code,
             "subject_user_id": subject_user_id,
             "detail": detail,
             "created_at": at or utcnow(),
@@ -106,40 +114,22 @@ def action_label(action: str) -> str:
 EVENTS_PER_PAGE = 50
 
 
-@dataclass
-class EventPage:
-    """One page of a company's audit trail, newest first."""
-
-    items: list[AuditEvent]
-    page: int
-    has_next: bool
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
 def _events_query():
-    """Events with who did it, to whom, and which invitation, loaded in the same query."""
+    """Events with who did it and to whom, loaded in the same query (the invitation's short code is on the row)."""
     return select(AuditEvent).options(
         joinedload(AuditEvent.actor),
         joinedload(AuditEvent.subject_user),
-        joinedload(AuditEvent.invitation),
     )
 
 
-def company_events(company_id: int, page: int = 1, per_page: int = EVENTS_PER_PAGE) -> EventPage:
+def company_events(company_id: int, page: int = 1, per_page: int = EVENTS_PER_PAGE) -> Page[AuditEvent]:
     """A page of everything that happened in a company, newest first."""
-    rows = list(
-        db.session.execute(
-            _events_query()
-            .where(AuditEvent.company_id == company_id)
-            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        ).scalars()
+    query = (
+        _events_query()
+        .where(AuditEvent.company_id == company_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     )
-    return EventPage(items=rows[:per_page], page=page, has_next=len(rows) > per_page)
+    return fetch_page(query, page, per_page)
 
 
 def invitation_events(invitation_id: int, limit: int = EVENTS_PER_PAGE) -> list[AuditEvent]:
@@ -173,17 +163,19 @@ def changes_since(company_id: int, after: int, limit: int = 200) -> list:
     """The company's audit rows newer than the cursor ``after`` or than ``RECENT``, oldest first.
 
     One query. Each row has ``id``, ``action``, ``actor_id`` and
-    ``invitation_id``; the largest id is the next cursor. Rows beyond ``limit``
-    wait for the next call.
+    ``invitation_id``; the largest id is the next cursor. Rows past the
+    cursor come first, so a burst of recent rows (say 300 changes within
+    ``RECENT``) can never fill the page with rows already seen and pin the
+    cursor; recent rows already seen take what room is left. Rows beyond
+    ``limit`` wait for the next call.
     """
-    return list(
-        db.session.execute(
-            select(AuditEvent.id, AuditEvent.action, AuditEvent.actor_id, AuditEvent.invitation_id)
-            .where(
-                AuditEvent.company_id == company_id,
-                or_(AuditEvent.id > after, AuditEvent.created_at >= utcnow() - RECENT),
-            )
-            .order_by(AuditEvent.id)
-            .limit(limit)
-        ).all()
-    )
+    rows = db.session.execute(
+        select(AuditEvent.id, AuditEvent.action, AuditEvent.actor_id, AuditEvent.invitation_id)
+        .where(
+            AuditEvent.company_id == company_id,
+            or_(AuditEvent.id > after, AuditEvent.created_at >= utcnow() - RECENT),
+        )
+        .order_by(case((AuditEvent.id > after, 0), else_=1), AuditEvent.id)
+        .limit(limit)
+    ).all()
+    return sorted(rows, key=lambda row: row.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import accounts, demo
@@ -90,7 +90,16 @@ def create_user(email: str, password: str, name: str | None, company_name: str |
               help="The password of every demo account (hashed once).")
 @with_appcontext
 def seed_demo(invitations_count: int, users: int, admins: int, company_name: str, email_domain: str, password: str):
-    """Create a demo company with many invitations, members and users ready to accept."""
+    """Create a demo company with many invitations, members and users ready to accept.
+
+    Refused in production: every demo account shares one password, printed below
+    and known to anyone who has read this code.
+    """
+    if current_app.config.get("INVITES_ENV") != "development":
+        raise click.ClickException(
+            "seed-demo is refused in production: its accounts share a public password. "
+            "Run it with INVITES_ENV=development, on a database of its own."
+        )
     started = time.perf_counter()
     try:
         data = demo.seed(

@@ -24,6 +24,7 @@ from sqlalchemy import insert, select
 
 from . import accounts, audit, invitations
 from .extensions import db
+from .masking import short_code
 from .models import (
     AuditEvent,
     Company,
@@ -209,7 +210,7 @@ def seed(
         row = invitation.row
         if row["max_uses"] == 1 and rng.random() < TARGETED_SHARE:
             row["email"] = f"invitee{number:05d}@{email_domain}"
-        for use in range(row["used_count"]):
+        for _ in range(row["used_count"]):
             email = row["email"] or f"member{len(member_emails):05d}@{email_domain}"
             invitation.redeemers.append(email)
             member_emails.append(email)
@@ -282,7 +283,9 @@ def seed(
     db.session.execute(insert(Membership), memberships)
     if redemptions:
         db.session.execute(insert(Redemption), redemptions)
+    short_codes = {iid: short_code(code) for code, iid in invitation_id.items()}
     for event in events:
+        event["invitation_short_code"] = short_codes.get(event["invitation_id"])
         event.setdefault("subject_user_id", None)
         event.setdefault("detail", None)
     db.session.execute(insert(AuditEvent), events)

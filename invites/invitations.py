@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, not_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
@@ -21,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit, outbox, tokens
-from .accounts import EMAIL_MAX_LENGTH, is_reserved_domain, normalise_email
+from .accounts import is_reserved_domain, normalise_email, valid_email
 from .extensions import db
 from .models import (
     Company,
@@ -37,6 +36,8 @@ from .models import (
     as_id,
     utcnow,
 )
+from .masking import short_code
+from .paging import Page, page_bounds, page_from
 
 MAX_USES_MIN, MAX_USES_MAX, MAX_USES_DEFAULT = 1, 100, 1
 EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 1, 30, 7
@@ -161,13 +162,11 @@ def check_email(raw: Any) -> str | None:
     """A normalised target email, or None for a general invitation; raises ValueError."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
-    if not isinstance(raw, str) or len(raw) > EMAIL_MAX_LENGTH:
-        raise ValueError(EMAIL_ERROR)
     try:
-        validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(EMAIL_RESERVED_ERROR if is_reserved_domain(raw) else EMAIL_ERROR) from exc
-    return normalise_email(raw)
+        return valid_email(raw)
+    except ValueError:
+        reserved = isinstance(raw, str) and is_reserved_domain(raw)
+        raise ValueError(EMAIL_RESERVED_ERROR if reserved else EMAIL_ERROR) from None
 
 
 def parse_new_invitation(email: Any, max_uses: Any, expires_in_days: Any) -> NewInvitation:
@@ -387,35 +386,12 @@ def filter_clause(which: Filter, now: datetime):
     }[which]
 
 
-@dataclass
-class InvitationPage:
-    """One page of a company's invitations, newest first."""
-
-    items: list[Invitation]
-    page: int
-    has_next: bool
-    filter: Filter
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-
 def parse_filter(raw: Any) -> Filter:
     """The filter named by ``raw``; anything unknown means all."""
     try:
         return Filter(raw)
     except ValueError:
         return Filter.ALL
-
-
-def parse_page(raw: Any) -> int:
-    """A page number from a query string; anything odd means page 1."""
-    try:
-        page = int(raw)
-    except (TypeError, ValueError):
-        return 1
-    return page if 1 <= page <= 100_000 else 1
 
 
 def _page_statement(which: Filter):
@@ -436,17 +412,14 @@ _PAGES = {which: _page_statement(which) for which in Filter}
 
 def list_for_company(
     company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50
-) -> InvitationPage:
+) -> Page[Invitation]:
     """A page of the company's invitations, newest first, one query."""
     rows = list(
         db.session.execute(
-            _PAGES[which],
-            {"company_id": company_id, "now": utcnow(), "limit": per_page + 1, "offset": (page - 1) * per_page},
+            _PAGES[which], {"company_id": company_id, "now": utcnow(), **page_bounds(page, per_page)}
         ).scalars()
     )
-    return InvitationPage(
-        items=rows[:per_page], page=page, has_next=len(rows) > per_page, filter=which
-    )
+    return page_from(rows, page, per_page, filter=which)
 
 
 def redemptions(invitation_id: int) -> list[Redemption]:
@@ -536,7 +509,7 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
                 audit.Action.CREATE,
                 company_id=company_id,
                 actor_id=creator.id,
-                invitation_id=invitation.id,
+                invitation=invitation,
                 detail=creation_detail(new.max_uses, new.expires_in_days),
             )
             if invitation.email is not None:
@@ -567,16 +540,17 @@ _CLOSED = (Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL, Refusal.PAUSED)
 def _refusal_after_failed_update(
     invitation: Invitation,
     considered: tuple[Refusal, ...] = _CLOSED,
-    otherwise: Refusal = Refusal.FULL,
-) -> InvitationRefused:
+    otherwise: Refusal | None = Refusal.FULL,
+) -> InvitationRefused | None:
     """After a conditional UPDATE matched nothing: ask the database why, in the documented order.
 
     ``considered`` are the conditions that UPDATE tested. The database judges
     expiry by its own clock, as the UPDATE did, so the answer agrees with the
     decision even if the app server's clock is off. ``otherwise`` answers when
     none holds any more: only a pause can be undone, so that means a pause
-    that was started again in between.
+    that was started again in between (None: nothing stood in the way).
     """
+    invitation_id = invitation.id  # read before the rollback expires it
     db.session.rollback()
     row = db.session.execute(
         select(
@@ -584,13 +558,15 @@ def _refusal_after_failed_update(
             Invitation.expires_at <= db_now(),
             Invitation.used_count >= Invitation.max_uses,
             not_(Invitation.is_active),
-        ).where(Invitation.id == invitation.id)
+        ).where(Invitation.id == invitation_id)
     ).first()
     if row is None:
         return InvitationRefused(Refusal.NOT_FOUND)
     db.session.refresh(invitation)
-    holding = [reason for reason, flag in zip(_CLOSED, row) if flag and reason in considered]
-    return InvitationRefused(holding[0] if holding else otherwise, invitation)
+    holding = [reason for reason, flag in zip(_CLOSED, row, strict=True) if flag and reason in considered]
+    if holding:
+        return InvitationRefused(holding[0], invitation)
+    return None if otherwise is None else InvitationRefused(otherwise, invitation)
 
 
 # What a change's UPDATE returns: every column a card, the API or the refusal shows,
@@ -626,10 +602,16 @@ def _commit_keeping_loaded() -> None:
 
 
 def _set_active_statement(active: bool | None):
-    """Pause (False), start (True) or toggle (None): built once each."""
+    """Pause (False), start (True) or toggle (None): built once each.
+
+    Pause and start match nothing when the invitation is already in that state.
+    """
+    where = _changeable(bindparam("invitation_id"))
+    if active is not None:
+        where = and_(where, Invitation.is_active.is_not(active))
     return (
         update(Invitation)
-        .where(_changeable(bindparam("invitation_id")))
+        .where(where)
         .values(is_active=not_(Invitation.is_active) if active is None else active)
         .returning(*_RETURNED)
         .execution_options(synchronize_session=False)
@@ -643,13 +625,18 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
     """Pause (False), start (True) or toggle (None) an invitation that can still be used.
 
     One UPDATE decides, so two admins pausing at once both see it paused, and
-    an invitation that filled up or was revoked meanwhile is refused.
+    an invitation that filled up or was revoked meanwhile is refused. Asking
+    for the state it is already in (a second tab, a double click) changes
+    nothing: no audit row, so no other dashboard is sent the card again.
     """
     row = db.session.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
     if row is None:
-        raise _refusal_after_failed_update(
-            invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL)
+        refused = _refusal_after_failed_update(
+            invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL), otherwise=None
         )
+        if refused is not None:
+            raise refused
+        return invitation
     _apply(invitation, row)
     return _commit_change(invitation, actor, audit.Action.START if row.is_active else audit.Action.PAUSE)
 
@@ -675,7 +662,13 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
 
 def _commit_change(invitation: Invitation, actor: User, action: audit.Action) -> Invitation:
     """Record an admin's change in the audit trail and commit both; the invitation is up to date."""
-    audit.insert_now(action, company_id=invitation.company_id, actor_id=actor.id, invitation_id=invitation.id)
+    audit.insert_now(
+        action,
+        company_id=invitation.company_id,
+        actor_id=actor.id,
+        invitation_id=invitation.id,
+        invitation_short_code=short_code(invitation.code),
+    )
     _commit_keeping_loaded()
     return invitation
 
@@ -739,8 +732,11 @@ def _accept_statement_postgresql():
         .cte("membership")
     )
     event = _INSERT_EVENT.from_select(
-        ["company_id", "actor_id", "action", "invitation_id", "subject_user_id", "created_at"],
-        select(used.c.company_id, user_id, literal(audit.Action.ACCEPT.value), used.c.id, user_id, now),
+        ["company_id", "actor_id", "action", "invitation_id", "invitation_short_code", "subject_user_id", "created_at"],
+        select(
+            used.c.company_id, user_id, literal(audit.Action.ACCEPT.value), used.c.id,
+            bindparam("short_code"), user_id, now,
+        ),
     ).cte("event")
     return (
         select(*(used.c[column.key] for column in _RETURNED), membership.c.id.label("membership_id"))
@@ -763,14 +759,16 @@ def _use_one_place(invitation: Invitation, user: User, now: datetime):
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         row = connection.execute(
-            _ACCEPT_POSTGRESQL, {"invitation_id": invitation.id, "user_id": user.id, "now": now}
+            _ACCEPT_POSTGRESQL,
+            {"invitation_id": invitation.id, "user_id": user.id, "now": now, "short_code": short_code(invitation.code)},
         ).first()
         return (row[:-1], row.membership_id) if row is not None else None
     redemption = {"invitation_id": invitation.id, "user_id": user.id, "created_at": now}
     membership = {"user_id": user.id, "company_id": invitation.company_id, "role": Role.MEMBER.value, "created_at": now}
     event = {
         "company_id": invitation.company_id, "actor_id": user.id, "action": audit.Action.ACCEPT.value,
-        "invitation_id": invitation.id, "subject_user_id": user.id, "detail": None, "created_at": now,
+        "invitation_id": invitation.id, "invitation_short_code": short_code(invitation.code),
+        "subject_user_id": user.id, "detail": None, "created_at": now,
     }
     row = connection.execute(_USE_ONE_PLACE, {"invitation_id": invitation.id}).first()
     if row is None:

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
-
 #: Every primary key is an INTEGER. Asked about a larger id, PostgreSQL fails ("integer
 #: out of range") and SQLite cannot even bind one beyond 64 bits; no row has one anyway.
 ID_MAX = 2**31 - 1
@@ -55,7 +54,8 @@ class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always read back timezone-aware.
 
     SQLite keeps no offset, so values are normalised to UTC on the way in and
-    marked as UTC on the way out; PostgreSQL stores ``timestamptz``.
+    marked as UTC on the way out; PostgreSQL stores ``timestamptz`` and its
+    values are converted to UTC on the way out, whatever the session's time zone.
     """
 
     impl = DateTime(timezone=True)
@@ -71,8 +71,10 @@ class UTCDateTime(TypeDecorator):
         return value
 
     def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+        # PostgreSQL answers in the session's TimeZone (a server or role setting may make
+        # that UTC+2): converted here, so every page formats the same UTC day.
+        if value is not None:
+            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
         return value
 
 
@@ -263,9 +265,12 @@ class AuditEvent(db.Model):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(32))
+    # An invitation deleted later leaves its history: the row keeps the code's short
+    # form (how every screen names an invitation), never the whole code.
     invitation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("company_invitations.id", ondelete="CASCADE")
+        ForeignKey("company_invitations.id", ondelete="SET NULL")
     )
+    invitation_short_code: Mapped[str | None] = mapped_column(String(16))
     subject_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

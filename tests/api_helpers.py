@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from invites.extensions import db
 from invites.models import Invitation
 
@@ -31,11 +29,6 @@ def api_login(client, email: str, password: str = PASSWORD):
     response = client.post(LOGIN, json={"email": email, "password": password})
     assert response.status_code == 200, response.get_json()
     return response
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ import sqlalchemy as sa
 import time_machine
 from flask_migrate import upgrade
 
-from invites import create_app
-from invites import accounts
+from invites import accounts, create_app
 from invites.extensions import db
 from invites.models import Company, Membership, Role, User, utcnow
 
@@ -77,8 +76,28 @@ def suite_clock():
         yield TEST_NOW
 
 
+# Tests marked ``slow`` (``make test-fast`` leaves them out; CI runs everything): the
+# browser tests, those that start processes (forked accepts, two app instances, gunicorn,
+# Redis limits across processes) and those on a 10,000-invitation company.
+SLOW_MODULES = {"test_accept_concurrency", "test_gunicorn", "test_instances", "test_limits_redis", "test_indexes"}
+
+
+def is_slow(item) -> bool:
+    """Whether ``item`` is one of the slow kinds of test (see ``SLOW_MODULES``)."""
+    module = item.module.__name__.rpartition(".")[2] if item.module else ""
+    return (
+        "browser" in item.keywords
+        or module in SLOW_MODULES
+        or "gunicorn" in item.name
+        or "10000_invitations" in item.nodeid
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Route backend-specific tests to their pass (see the module docstring)."""
+    """Mark the slow tests; route backend-specific tests to their pass (see the module docstring)."""
+    for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
     keep, dropped = [], []
     redis_reason = None
     if not CI and any("redis" in item.keywords for item in items):

@@ -3,48 +3,18 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
 
 import sqlalchemy as sa
 
-from invites import invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Membership, Redemption, utcnow
+from invites.models import AuditEvent, Membership, Redemption
+
+from .factories import create_invitation, invitation_row
 
 
-def new_invitation(app, company, creator, *, email=None, max_uses=1, days=7,
-                   revoked=False, expired=False, full=False, paused=False, raw_email=None) -> str:
-    """Create an invitation through the domain layer, then put it in the given state; its code.
-
-    ``raw_email`` stores a target email exactly as given (legacy rows were not normalised).
-    """
-    with app.app_context():
-        invitation = invitations.create(
-            company.id, creator, invitations.parse_new_invitation(email, max_uses, days)
-        )
-        values = {}
-        if revoked:
-            values["revoked_at"] = utcnow()
-        if expired:
-            created = utcnow() - timedelta(days=days + 1)
-            values.update(created_at=created, expires_at=created + timedelta(days=days))
-        if full:
-            values.update(used_count=max_uses, status="ACCEPTED")
-        if paused:
-            values["is_active"] = False
-        if raw_email is not None:
-            values["email"] = raw_email
-        if values:
-            db.session.execute(sa.update(Invitation).where(Invitation.id == invitation.id).values(**values))
-            db.session.commit()
-        return invitation.code
-
-
-def invitation_row(app, code) -> dict:
-    """The stored columns of one invitation."""
-    with app.app_context():
-        row = db.session.execute(sa.select(Invitation).where(Invitation.code == code)).scalar_one()
-        return {c.name: getattr(row, c.key) for c in Invitation.__table__.columns}
+def new_invitation(app, company, creator, **state) -> str:
+    """The code of a new invitation in the given state (see ``factories.create_invitation``)."""
+    return create_invitation(app, company, creator, **state).code
 
 
 def snapshot(app, code) -> dict:

@@ -8,10 +8,10 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 
-from invites.api.schemas import REFUSAL_STATUS
 from invites.extensions import db
 from invites.invitations import Refusal
 from invites.models import AuditEvent, Invitation, Membership, Redemption, Role, User, utcnow
+from invites.web import REFUSAL_STATUS
 
 from .api_helpers import (
     ACCEPT,
@@ -21,12 +21,12 @@ from .api_helpers import (
     LOGOUT,
     VALIDATE,
     api_login,
-    count,
     invitation_row,
     revoke_path,
     toggle_path,
 )
 from .conftest import PASSWORD, base_config, fresh_app
+from .factories import count
 
 PROTECTED = [
     ("get", LIST),

@@ -225,3 +225,65 @@ def test_deleted_actor_is_shown_as_such(app, acme):
     with app.test_request_context():
         listing = render_template("companies/_events.html", events=audit.company_events(company.id).items)
     assert "A deleted account" in listing
+
+
+# --- only real changes are recorded -----------------------------------------------
+
+
+def audit_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+
+
+def test_pausing_a_paused_or_starting_an_active_invitation_records_nothing(app, make):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    with app.app_context():
+        invitation = invitations.create(company.id, owner, new())
+        invitations.set_active(invitation, owner, True)
+        invitations.set_active(invitation, owner, False)
+        again = invitations.set_active(invitation, owner, False)
+        assert again.is_active is False
+        actions = [e.action for e in audit.invitation_events(invitation.id)]
+    assert actions == ["invitation.pause", "invitation.create"]
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_a_second_pause_answers_the_card_but_sends_nothing_to_other_dashboards(app, client, make, htmx):
+    from .conftest import age_audit_trail
+
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    with app.app_context():
+        invitation_id = invitations.create(company.id, owner, new()).id
+    login(client, "boss@example.com")
+    url = f"/dashboard/company/invitations/{invitation_id}/active"
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"} if htmx else {}
+    assert client.post(url, data={"active": "0"}, headers=headers).status_code == (200 if htmx else 302)
+    age_audit_trail(app)
+    with app.app_context():
+        cursor = audit.latest_id(company.id)
+    # A second tab, or a double click, asks again.
+    second = client.post(url, data={"active": "0"}, headers=headers)
+    assert second.status_code == (200 if htmx else 302)
+    if htmx:
+        assert f'id="invitation-{invitation_id}"' in second.get_data(as_text=True)
+        assert "PAUSED" in second.get_data(as_text=True)
+    assert audit_count(app) == 2  # create, pause
+    poll = client.get(f"/dashboard/company/changes?after={cursor}", headers=headers)
+    assert poll.status_code == 204
+
+
+def test_a_role_change_to_the_same_role_records_nothing(app, client, make):
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    ann = make.user("ann@example.com", company=company, role=Role.ADMIN, name="Ann Admin")
+    with app.app_context():
+        membership_id = db.session.scalar(sa.select(Membership.id).where(Membership.user_id == ann.id))
+        owner_membership_id = db.session.scalar(sa.select(Membership.id).where(Membership.user_id == owner.id))
+    login(client, "boss@example.com")
+    before = audit_count(app)
+    assert client.post(f"/company/members/{membership_id}/role", data={"role": "ADMIN"}).status_code == 302
+    # The only owner "made owner" again is no change either, not a refusal.
+    response = client.post(f"/company/members/{owner_membership_id}/role", data={"role": "OWNER"}, follow_redirects=True)
+    assert accounts.LAST_OWNER not in response.get_data(as_text=True)
+    assert audit_count(app) == before
+    assert client.post(f"/company/members/{membership_id}/role", data={"role": "MEMBER"}).status_code == 302
+    assert audit_count(app) == before + 1

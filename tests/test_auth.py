@@ -6,11 +6,7 @@ from invites.extensions import db
 from invites.models import Company, Membership, User
 
 from .conftest import PASSWORD
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+from .factories import count
 
 
 def register(client, **overrides):

@@ -21,8 +21,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from werkzeug.exceptions import HTTPException
 
 from invites import accounts, invitations
@@ -184,8 +183,12 @@ def form_error(body: str) -> str | None:
 
 
 def expected_whole_number(raw: str | None, low: int, high: int, default: int) -> int | None:
-    """What a number field means, written apart from the domain: digits in range, or None."""
-    if raw is None or raw.strip() == "":
+    """What a number field means, written apart from the domain: digits in range, or None.
+
+    A field left out of the request takes the default; an empty one is an error: a browser
+    sends an empty value for letters typed into a number box, and that is no default.
+    """
+    if raw is None:
         return default
     text = raw.strip()
     if not re.fullmatch(r"[0-9]+", text):

@@ -5,10 +5,11 @@ import sqlalchemy as sa
 from invites.extensions import db
 from invites.models import Company, Membership, User
 
+from .factories import count
+
 
 def rows(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    return count(app, model)
 
 
 def test_creates_user_and_company_as_owner(runner, app):
@@ -72,3 +73,17 @@ def test_existing_email_fails_and_writes_nothing(runner, app):
     assert result.exit_code == 1
     assert "An account with this email already exists" in result.output
     assert rows(app, User) == 1 and rows(app, Company) == 1
+
+
+def test_seed_demo_is_refused_in_production(database_url):
+    from invites.models import Invitation
+
+    from .conftest import fresh_app
+
+    with fresh_app(database_url, INVITES_ENV="production") as app:
+        result = app.test_cli_runner().invoke(
+            args=["seed-demo", "--invitations", "5", "--users", "1", "--email-domain", "prod.example.com"]
+        )
+        assert result.exit_code != 0
+        assert "seed-demo is refused in production" in result.output
+        assert rows(app, User) == 0 and rows(app, Invitation) == 0

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,6 +14,7 @@ from invites.models import AuditEvent, Invitation, Membership, Role
 
 from .clock import frozen_at
 from .conftest import age_audit_trail
+from .factories import count, create_invitation
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
 DASHBOARD = "/dashboard/company"
@@ -26,13 +26,7 @@ CREATE = "/dashboard/company/invitations"
 
 def new_invitation(app, company, creator, email=None, max_uses=1, expires_in_days=7) -> Invitation:
     """An invitation made through the domain layer, detached from any session."""
-    with app.app_context():
-        invitation = invitations.create(
-            company.id, creator, invitations.parse_new_invitation(email, max_uses, expires_in_days)
-        )
-        db.session.refresh(invitation)
-        db.session.expunge(invitation)
-        return invitation
+    return create_invitation(app, company, creator, email=email, max_uses=max_uses, days=expires_in_days)
 
 
 def accept_as(app, make, code: str, email: str | None = None):
@@ -51,8 +45,7 @@ def load(app, invitation_id: int) -> Invitation:
 
 
 def invitation_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(Invitation))
+    return count(app, Invitation)
 
 
 def move_expiry(app, invitation_id: int, when: datetime) -> None:
@@ -340,10 +333,35 @@ def test_example_domains_are_accepted_for_an_invitation(client, app, acme):
     assert invitation_count(app) == 1
 
 
-def test_empty_numbers_take_the_defaults(client, app, acme):
-    client.post(CREATE, data={"email": "", "max_uses": "", "expires_in_days": ""})
-    invitation = load(app, load_only_id(app))
-    assert invitation.max_uses == 1 and (invitation.expires_at - invitation.created_at).days == 7
+@pytest.mark.parametrize("value", ["", "abc", " ", "5.0"])
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_an_empty_or_non_numeric_number_is_its_fields_error_not_the_default(client, app, acme, value, htmx):
+    # Letters typed into a number box reach the server as an empty value.
+    response = client.post(
+        CREATE, data={"email": "", "max_uses": value, "expires_in_days": value}, headers=HX if htmx else {}
+    )
+    assert response.status_code == 422
+    body = text(response)
+    assert f'<small id="max_uses-error" class="field-error">{invitations.MAX_USES_ERROR}</small>' in body
+    assert f'<small id="expires_in_days-error" class="field-error">{invitations.EXPIRES_ERROR}</small>' in body
+    assert body.count(invitations.MAX_USES_ERROR) == 1
+    assert invitation_count(app) == 0
+
+
+def test_the_form_and_the_api_validate_through_one_form_class(client, app, acme):
+    from invites.dashboard.forms import CreateInvitationForm
+
+    # NumberRange with the domain's limits and messages is on the fields themselves.
+    form = CreateInvitationForm
+    (uses_range,) = [v for v in form.max_uses.kwargs["validators"] if hasattr(v, "min")]
+    (days_range,) = [v for v in form.expires_in_days.kwargs["validators"] if hasattr(v, "min")]
+    assert (uses_range.min, uses_range.max, uses_range.message) == (1, 100, invitations.MAX_USES_ERROR)
+    assert (days_range.min, days_range.max, days_range.message) == (1, 30, invitations.EXPIRES_ERROR)
+    with app.test_request_context():
+        api_form = CreateInvitationForm.from_json({"maxUses": 101, "expiresInDays": 5.0, "email": "X@Example.COM"})
+        assert not api_form.validate()
+        assert api_form.json_errors() == {"maxUses": invitations.MAX_USES_ERROR}
+        assert (api_form.expires_in_days.data, api_form.email.data) == (5, "x@example.com")
 
 
 # --- the card -----------------------------------------------------------------
@@ -715,6 +733,40 @@ def test_live_usage_shows_this_admins_own_change_to_their_other_tabs(client, app
     body = text(client.get(f"/dashboard/company/changes?after={after}", headers=HX))
     assert "PAUSED" in card(body, invitation.id)
     assert cursor_of(body) > after
+
+
+def test_live_usage_never_stalls_on_a_burst_of_300_changes(client, app, acme, monkeypatch):
+    """More changes inside the re-send window than one poll sends: the cursor still moves on."""
+    from datetime import timedelta
+
+    from invites import audit
+    from invites.models import utcnow
+
+    # However slow the machine, every row of the burst stays inside the re-send window.
+    monkeypatch.setattr(audit, "RECENT", timedelta(hours=1))
+    company, owner = acme
+    after = cursor_of(text(client.get(DASHBOARD)))
+    with app.app_context():
+        now = utcnow()
+        rows = [
+            Invitation(code=f"burst-{n:03d}", company_id=company.id, created_by=owner.id, created_at=now,
+                       expires_at=now + timedelta(days=7), max_uses=1, used_count=0, is_active=True)
+            for n in range(300)
+        ]
+        db.session.add_all(rows)
+        db.session.flush()
+        for invitation in rows:
+            audit.record(audit.Action.CREATE, company_id=company.id, actor_id=owner.id, invitation=invitation)
+        db.session.commit()
+        wanted = {invitation.id for invitation in rows}
+    seen: set[int] = set()
+    for _ in range(3):
+        response = client.get(f"/dashboard/company/changes?after={after}", headers=HX)
+        assert response.status_code == 200
+        body = text(response)
+        seen |= {int(i) for i in re.findall(r'<article[^>]*id="invitation-(\d+)"', body)}
+        after = cursor_of(body)
+    assert seen == wanted, f"{len(wanted - seen)} cards never arrived"
 
 
 def test_live_usage_shows_another_admins_pause(client, app, make, acme):

@@ -28,6 +28,7 @@ from invites.extensions import db
 from invites.models import Invitation, Membership, Redemption, Role
 
 from .conftest import TEST_REDIS_URL, age_audit_trail
+from .factories import create_invitation
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis]
 
@@ -102,11 +103,7 @@ def send(instance: servers.Instance, method: str, path: str, session: SignedSess
 
 
 def new_invitation(app, company, owner, max_uses: int) -> str:
-    with app.app_context():
-        invitation = invitations.create(
-            company.id, db.session.merge(owner), invitations.parse_new_invitation(None, max_uses, 7)
-        )
-        return invitation.code
+    return create_invitation(app, company, owner, max_uses=max_uses).code
 
 
 def test_both_instances_serve_one_database(app, make, instances):

@@ -6,15 +6,13 @@ import re
 
 import pytest
 
-import sqlalchemy as sa
-
 from invites import create_app, limits
 from invites.extensions import db, limiter
 from invites.models import Invitation, Role
 
-from .api_helpers import ACCEPT, LOGIN as API_LOGIN, LOGOUT as API_LOGOUT, VALIDATE
-from .api_helpers import CREATE as API_CREATE
+from .api_helpers import ACCEPT, CREATE as API_CREATE, LOGIN as API_LOGIN, LOGOUT as API_LOGOUT, VALIDATE
 from .conftest import PASSWORD, fresh_app
+from .factories import count
 from .invitation_helpers import new_invitation, used_count
 
 DASHBOARD_CREATE = "/dashboard/company/invitations"
@@ -60,8 +58,7 @@ def client_at(address: str) -> dict:
 
 
 def invitation_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(Invitation))
+    return count(app, Invitation)
 
 
 # --- log-in ------------------------------------------------------------------

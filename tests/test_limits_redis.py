@@ -17,8 +17,7 @@ from limits.storage import RedisStorage
 from invites import create_app
 from invites.extensions import db, limiter
 
-from .conftest import REDIS_KEY_PATTERN as KEY_PATTERN
-from .conftest import TEST_REDIS_URL
+from .conftest import REDIS_KEY_PATTERN as KEY_PATTERN, TEST_REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 

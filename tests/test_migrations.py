@@ -150,3 +150,83 @@ def test_models_and_migrations_do_not_drift(migrating_app):
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
         assert compare_metadata(context, db.metadata) == []
+
+
+def test_audit_rows_outlive_their_invitation_with_its_short_code(migrating_app):
+    upgrade(directory=MIGRATIONS, revision="0004_dashboard_indexes")
+    code = "Zx81kQpLm2VnAbCdEfGhIjKlMnOpQrSt"
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, expires_at, max_uses, used_count) "
+            f"VALUES (1, '{code}', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00', 1, 0)"
+        ))
+        conn.execute(sa.text(
+            "INSERT INTO audit_events (id, company_id, actor_id, action, invitation_id, created_at) "
+            "VALUES (1, 1, 1, 'invitation.create', 1, '2025-01-01 00:00:00')"
+        ))
+    upgrade(directory=MIGRATIONS)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM company_invitations WHERE id = 1"))
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT action, invitation_id, invitation_short_code FROM audit_events")).all()
+    assert [tuple(r) for r in rows] == [("invitation.create", None, "Zx81kQpLm2Vn…")]
+
+
+@pytest.mark.postgresql
+def test_index_only_migrations_build_concurrently_on_postgresql(migrating_app):
+    """CREATE INDEX without CONCURRENTLY locks the table against writes for the whole build."""
+    statements = []
+
+    def log(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    upgrade(directory=MIGRATIONS, revision="0003_audit_trail")
+    sa.event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        upgrade(directory=MIGRATIONS, revision="0004_dashboard_indexes")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", log)
+    index_statements = [s for s in statements if s.startswith(("CREATE INDEX", "DROP INDEX"))]
+    assert len(index_statements) == 4, statements
+    assert all("INDEX CONCURRENTLY" in s for s in index_statements), index_statements
+    upgrade(directory=MIGRATIONS)
+
+
+def test_emails_are_normalised_and_look_alike_accounts_reported_not_merged(migrating_app):
+    import logging
+
+    upgrade(directory=MIGRATIONS, revision="0005_audit_keeps_rows")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO users (id, email, name, password_hash, created_at) VALUES "
+            "(1, 'owner1@a-corp\uff0ecom', 'A', 'x', '2025-01-01 00:00:00'), "
+            "(2, '\uff4fwner2@example.com', 'B', 'x', '2025-01-01 00:00:00'), "
+            "(3, 'x@b-corp.com', 'C', 'x', '2025-01-01 00:00:00'), "
+            "(4, 'x@b-corp\uff0ecom', 'D', 'x', '2025-01-01 00:00:00')"
+        ))
+        conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO company_invitations (id, code, email, status, company_id, created_by, created_at, expires_at) "
+            "VALUES (1, 'c', 'John@Example\uff0eCOM', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
+        ))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("invites.migrations")
+    logger.addHandler(handler)
+    try:
+        upgrade(directory=MIGRATIONS)
+    finally:
+        logger.removeHandler(handler)
+    with db.engine.connect() as conn:
+        users = conn.execute(sa.text("SELECT id, email FROM users ORDER BY id")).all()
+        target = conn.execute(sa.text("SELECT email FROM company_invitations")).scalar_one()
+    assert [tuple(u) for u in users] == [
+        (1, "owner1@a-corp.com"), (2, "owner2@example.com"), (3, "x@b-corp.com"), (4, "x@b-corp\uff0ecom"),
+    ]
+    assert target == "john@example.com"
+    (record,) = records
+    assert record.levelname == "WARNING" and "Accounts 3, 4 " in record.getMessage()
+    assert "b-corp" not in record.getMessage()

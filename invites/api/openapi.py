@@ -11,7 +11,8 @@ from flask import current_app
 
 from .. import accounts, invitations, limits
 from ..invitations import Filter, Refusal, State
-from .schemas import BODY_NOT_JSON, FIELDS_INVALID, REFUSAL_STATUS
+from ..web import REFUSAL_STATUS
+from .schemas import BODY_NOT_JSON, FIELDS_INVALID
 
 REF = "#/components/schemas/"
 RESPONSES = "#/components/responses/"
@@ -303,7 +304,7 @@ def _paths() -> dict[str, Any]:
                                 "description": "Only this account may accept. Absent, null or "
                                 "blank: anyone.",
                                 "anyOf": [
-                                    {"type": "string", "format": "email", "maxLength": invitations.EMAIL_MAX_LENGTH},
+                                    {"type": "string", "format": "email", "maxLength": accounts.EMAIL_MAX_LENGTH},
                                     {"type": "string", "pattern": "^\\s*$"},
                                     {"type": "null"},
                                 ],

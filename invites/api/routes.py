@@ -1,35 +1,41 @@
 """JSON endpoints under ``/api``: seed 003's invitation API, with a cookie login.
 
 Thin views: every rule is in ``invitations`` and ``accounts``. Refusals from the
-domain become status codes in one table (``schemas.REFUSAL_STATUS``); the description
+domain become status codes in one table (``web.REFUSAL_STATUS``); the description
 of all of it is served at ``/api/openapi.json``.
 """
 from __future__ import annotations
 
-import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, invitations, limits
+from ..dashboard.forms import CreateInvitationForm
 from ..extensions import csrf, db, login_manager
 from ..invitations import InvalidInvitation, InvitationRefused, Refusal
 from ..links import public_base
 from ..models import Invitation
 from ..tenancy import SESSION_KEY, current_membership
+from ..web import (
+    REFUSAL_STATUS,
+    InvitationNotFound,
+    RoleRefused,
+    invitation_of_current_company,
+    manager_required,
+    parse_page,
+)
 from . import openapi
 from .schemas import (
     FIELDS_INVALID,
     MAX_BODY_BYTES,
-    REFUSAL_STATUS,
     ApiError,
     company_json,
     field_errors,
     invitation_code,
     invitation_json,
     invitation_preview_json,
-    json_number,
     json_object,
     membership_json,
     timestamp,
@@ -104,26 +110,16 @@ def invalid_invitation(exc: InvalidInvitation):
     return jsonify(error=FIELDS_INVALID, fields=field_errors(exc.errors)), 400
 
 
-def manager_required(view):
-    """Views for OWNERs and ADMINs of the current company: 401 anonymous, 403 anyone else."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        membership = current_membership()
-        if membership is None or not membership.role_enum.manages_invitations:
-            raise ApiError(403, NOT_A_MANAGER)
-        return view(*args, **kwargs)
-
-    return wrapped
+@bp.errorhandler(RoleRefused)
+def role_refused(exc: RoleRefused):
+    """``web.manager_required`` refused: the API's 403 in JSON."""
+    return jsonify(error=NOT_A_MANAGER), 403
 
 
-def _invitation_of_current_company(invitation_id: int) -> Invitation:
-    """An invitation of the current company; any other is "not found", never confirmed."""
-    invitation = invitations.get_for_company(invitation_id, current_membership().company_id)
-    if invitation is None:
-        raise InvitationRefused(Refusal.NOT_FOUND)
-    return invitation
+@bp.errorhandler(InvitationNotFound)
+def invitation_not_found(exc: InvitationNotFound):
+    """Another company's invitation (or none): "not found", never confirmed."""
+    return jsonify(error=Refusal.NOT_FOUND.value), REFUSAL_STATUS[Refusal.NOT_FOUND]
 
 
 # --- the description ------------------------------------------------------------
@@ -186,7 +182,7 @@ def logout():
 def list_invitations():
     """The current company's invitations, newest first, with the dashboard's filter and pages."""
     which = invitations.parse_filter(request.args.get("filter"))
-    page = invitations.parse_page(request.args.get("page"))
+    page = parse_page(request.args.get("page"))
     result = invitations.list_for_company(
         current_membership().company_id, which, page, current_app.config["INVITATIONS_PER_PAGE"]
     )
@@ -204,11 +200,10 @@ def list_invitations():
 @manager_required
 def create_invitation():
     """Create an invitation for the current company: ``{email?, expiresInDays?, maxUses?}``."""
-    body = json_object()
-    new = invitations.parse_new_invitation(
-        body.get("email"), json_number(body.get("maxUses")), json_number(body.get("expiresInDays"))
-    )
-    invitation = invitations.create(current_membership().company_id, current_user, new)
+    form = CreateInvitationForm.from_json(json_object())
+    if not form.validate():
+        raise ApiError(400, FIELDS_INVALID, form.json_errors())
+    invitation = invitations.create(current_membership().company_id, current_user, form.new_invitation)
     return jsonify(invitation=invitation_json(invitation)), 201
 
 
@@ -246,7 +241,7 @@ def accept_invitation():
 @manager_required
 def toggle_invitation(invitation_id: int):
     """Pause an active invitation, or start a paused one."""
-    invitation = invitations.set_active(_invitation_of_current_company(invitation_id), current_user)
+    invitation = invitations.set_active(invitation_of_current_company(invitation_id), current_user)
     return jsonify(success=True, isActive=invitation.is_active)
 
 
@@ -271,5 +266,5 @@ def resend_invitation_email(invitation_id: int):
 @manager_required
 def revoke_invitation(invitation_id: int):
     """Revoke an invitation for good."""
-    invitation = invitations.revoke(_invitation_of_current_company(invitation_id), current_user)
+    invitation = invitations.revoke(invitation_of_current_company(invitation_id), current_user)
     return jsonify(success=True, revokedAt=timestamp(invitation.revoked_at))

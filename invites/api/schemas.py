@@ -12,7 +12,6 @@ from typing import Any
 from flask import request
 
 from .. import invitations
-from ..invitations import Refusal
 from ..links import invite_url
 from ..models import Company, Invitation, Membership, User
 
@@ -28,23 +27,6 @@ CODE_MISSING = "Enter an invitation code."
 
 # The domain layer names fields as the forms do; the API speaks camelCase.
 FIELD_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
-
-
-# How each reason the domain refuses an invitation is answered, here and nowhere else.
-# State refusals are 409: the invitation exists, but its state (revoked, expired, full,
-# paused) or the user's (already a member) forbids this now. 410 would be wrong for a
-# pause, which can be undone.
-REFUSAL_STATUS: dict[Refusal, int] = {
-    Refusal.NOT_FOUND: 404,
-    Refusal.WRONG_ACCOUNT: 403,
-    Refusal.UNVERIFIED: 403,
-    Refusal.REVOKED: 409,
-    Refusal.EXPIRED: 409,
-    Refusal.FULL: 409,
-    Refusal.PAUSED: 409,
-    Refusal.ALREADY_MEMBER: 409,
-    Refusal.ALREADY_USED: 409,
-}
 
 
 class ApiError(Exception):
@@ -94,24 +76,6 @@ def invitation_code(body: dict[str, Any]) -> str:
     if not isinstance(code, str) or not code:
         raise ApiError(400, FIELDS_INVALID, {"code": CODE_MISSING})
     return code.strip()
-
-
-# Handed to the domain for a JSON string, array or object where a number belongs: it
-# refuses fractions, so the field gets the domain's own message, worded as on the form.
-_NOT_A_NUMBER = 0.5
-
-
-def json_number(value: Any) -> Any:
-    """A JSON number (or null) for the domain to judge; ``5.0`` is the whole number 5.
-
-    Forms send numbers as text and the domain accepts digit strings for them; in
-    JSON a number is a number, so ``"5"`` is refused like any other non-number.
-    """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if value is None or isinstance(value, (int, float)):
-        return value
-    return _NOT_A_NUMBER
 
 
 def field_errors(errors: dict[str, str]) -> dict[str, str]:

@@ -12,10 +12,10 @@ from ..accounts import (
     EMAIL_REQUIRED,
     NAME_INVALID,
     NAME_MAX_LENGTH,
-    PASSWORD_REQUIRED,
     PASSWORD_INVALID,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
+    PASSWORD_REQUIRED,
     AccountError,
     check_email,
     has_control_characters,
@@ -27,18 +27,18 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def no_control_characters(form, field):
-    """The accounts rule for names, checked here too so that every error shows at once."""
-    if isinstance(field.data, str) and has_control_characters(field.data):
-        raise ValidationError(CONTROL_CHARACTERS)
-
-
-def valid_email(form, field):
-    """The accounts rule for emails, with its message (a reserved domain says so)."""
+def email_address(form, field):
+    """The one email validator (``accounts.check_email``), with its message (a reserved domain says so)."""
     try:
         check_email(field.data)
     except AccountError as exc:
         raise ValidationError(exc.errors["email"]) from None
+
+
+def no_control_characters(form, field):
+    """The accounts rule for names, checked here too so that every error shows at once."""
+    if isinstance(field.data, str) and has_control_characters(field.data):
+        raise ValidationError(CONTROL_CHARACTERS)
 
 
 class LoginForm(FlaskForm):
@@ -69,7 +69,7 @@ class RegisterForm(FlaskForm):
         validators=[
             InputRequired(EMAIL_REQUIRED),
             Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID),
-            valid_email,
+            email_address,
         ],
         filters=[strip],
         render_kw={"autocomplete": "email"},

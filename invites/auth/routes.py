@@ -24,6 +24,7 @@ from ..extensions import db, login_manager
 from ..htmx import current_page, is_htmx_request
 from ..models import as_id
 from ..tenancy import SESSION_KEY
+from ..web import safe_next
 from .forms import ForgotPasswordForm, LoginForm, RegisterForm, ResendConfirmationForm, ResetPasswordForm
 
 bp = Blueprint("auth", __name__)
@@ -72,26 +73,6 @@ def load_user(user_id: str) -> accounts.SignedInUser | None:
     if row is None or not row.session_token or not hmac.compare_digest(row.session_token, token):
         return None
     return accounts.SignedInUser(*row)
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None.
-
-    Refuses anything a browser could read as another host: ``//host``,
-    ``/\\host`` (browsers treat ``\\`` as ``/``), ``https:host``, and any
-    control character or leading space that browsers strip.
-    """
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
-        return None
-    try:
-        parts = urlsplit(target)
-    except ValueError:
-        return None
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _after_login() -> str:

@@ -4,39 +4,33 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, invitations
-from ..auth.routes import safe_next
+from .. import accounts, audit
 from ..errors import error_response
 from ..htmx import render_page_or_fragment
-from ..models import Membership, Role
-from ..tenancy import (
-    current_membership,
+from ..models import Role
+from ..tenancy import current_membership, switch_company
+from ..web import (
     manager_required,
+    member_required,
+    membership_of_current_company,
     owner_required,
-    role_required,
-    switch_company,
+    parse_page,
+    safe_next,
 )
 from .forms import CreateCompanyForm, RemoveMemberForm, RoleForm, SwitchCompanyForm
 
 bp = Blueprint("companies", __name__, url_prefix="/company")
 
-def _member_or_404(membership_id: int) -> Membership:
-    """A membership of the current company; 404 for any other."""
-    membership = accounts.get_membership(membership_id, current_membership().company_id)
-    if membership is None:
-        abort(404)
-    return membership
-
 
 @bp.get("/members")
-@role_required(Role.OWNER, Role.ADMIN, Role.MEMBER)
+@member_required
 def members():
     """Everyone in the current company, newest first, 50 to a page: name, email, role, joined.
 
     htmx paging swaps only the table and its page links (its ``members`` block).
     """
     page = accounts.members_page(
-        current_membership().company_id, invitations.parse_page(request.args.get("page"))
+        current_membership().company_id, parse_page(request.args.get("page"))
     )
     return render_page_or_fragment("companies/members.html", block="members", page=page)
 
@@ -49,7 +43,7 @@ def activity():
     htmx paging swaps only the list (its ``events`` block).
     """
     page = audit.company_events(
-        current_membership().company_id, invitations.parse_page(request.args.get("page"))
+        current_membership().company_id, parse_page(request.args.get("page"))
     )
     return render_page_or_fragment("companies/activity.html", block="events", page=page)
 
@@ -58,7 +52,7 @@ def activity():
 @owner_required
 def change_role(membership_id: int):
     """The owner makes a member an admin, or back."""
-    target = _member_or_404(membership_id)
+    target = membership_of_current_company(membership_id)
     form = RoleForm()
     if not form.validate_on_submit():
         # The page only offers the three roles; anything else was made by hand.
@@ -80,7 +74,7 @@ def remove(membership_id: int):
     With JavaScript a dialog confirms and sends ``confirm=yes``; without it the
     first POST answers a confirmation page (naming the person) whose button sends it.
     """
-    target = _member_or_404(membership_id)
+    target = membership_of_current_company(membership_id)
     name = target.user.name
     form = RemoveMemberForm()
     if not form.validate_on_submit():

@@ -1,53 +1,139 @@
 """Forms of the invitation dashboard.
 
-The create form checks nothing itself beyond CSRF: it hands the raw values to
-``invitations.parse_new_invitation``, so the limits and their messages are the
-same here, in the JSON API and anywhere else.
+``CreateInvitationForm`` is the one validator of a new invitation's input: the
+dashboard's HTML form and the JSON API's body (``from_json``) both go through
+it. Its limits and messages are the domain's constants; the domain checks the
+values once more (``invitations.parse_new_invitation``) as the last guard.
 """
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
-from wtforms.validators import AnyOf, InputRequired
-from wtforms.widgets import EmailInput, NumberInput
+from typing import Any
 
-from .. import invitations
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import EmailField, HiddenField, IntegerField
+from wtforms.validators import AnyOf, InputRequired, NumberRange, StopValidation, ValidationError
+
+from .. import accounts, invitations
+
+
+class WholeNumberField(IntegerField):
+    """An ``IntegerField`` that takes whole numbers only, and says so on the field.
+
+    From a form: digits (``"007"`` is 7). From JSON (``meta.json``): a number,
+    ``5.0`` counting as 5; a string, a fraction or ``true`` is refused rather than
+    rounded. Anything else, an empty box included, is this field's error: a
+    browser sends an empty value for letters typed into a number box, and that must
+    not quietly become the default. (A field missing from the request altogether,
+    which no browser sends, keeps its default.)
+    """
+
+    def __init__(self, label=None, validators=None, *, message: str, **kwargs):
+        super().__init__(label, validators, invalid_value_message=message, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = valuelist[0]
+        self.data = None
+        if getattr(self.meta, "json", False):
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                self.data = raw
+                return
+        elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+            # Bounded before int() sees it, so a 10 kB string of digits costs nothing.
+            digits = raw.strip().lstrip("0") or "0"
+            if len(digits) <= 6:
+                self.data = int(digits)
+                return
+        raise ValueError(self.invalid_value_message)
+
+    def pre_validate(self, form):
+        # A value that is no number already has its message; the range would repeat it.
+        if self.process_errors:
+            raise StopValidation()
+
+
+def target_email(form, field) -> None:
+    """The one email validator (``accounts.valid_email``), with the invitation's wording."""
+    try:
+        field.data = invitations.check_email(field.data)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 class CreateInvitationForm(FlaskForm):
     """Email Address (optional), Maximum Uses and Expires In (Days), as in seed 003."""
 
-    email = StringField(
+    email = EmailField(
         "Email Address (Optional)",
-        widget=EmailInput(),
+        validators=[target_email],
         description="Leave empty for a general invitation code",
         render_kw={
             "placeholder": "user@example.com",
             "autocomplete": "off",
-            "maxlength": invitations.EMAIL_MAX_LENGTH,
+            "maxlength": accounts.EMAIL_MAX_LENGTH,
         },
     )
-    max_uses = StringField(
+    max_uses = WholeNumberField(
         "Maximum Uses",
-        widget=NumberInput(min=invitations.MAX_USES_MIN, max=invitations.MAX_USES_MAX, step=1),
-        default=str(invitations.MAX_USES_DEFAULT),
+        validators=[
+            NumberRange(invitations.MAX_USES_MIN, invitations.MAX_USES_MAX, invitations.MAX_USES_ERROR),
+        ],
+        message=invitations.MAX_USES_ERROR,
+        default=invitations.MAX_USES_DEFAULT,
         description=f"How many people can use this code (Max: {invitations.MAX_USES_MAX})",
-        render_kw={"inputmode": "numeric"},
+        render_kw={
+            "inputmode": "numeric",
+            "min": invitations.MAX_USES_MIN,
+            "max": invitations.MAX_USES_MAX,
+            "step": 1,
+        },
     )
-    expires_in_days = StringField(
+    expires_in_days = WholeNumberField(
         "Expires In (Days)",
-        widget=NumberInput(min=invitations.EXPIRES_MIN, max=invitations.EXPIRES_MAX, step=1),
-        default=str(invitations.EXPIRES_DEFAULT),
-        description=(
-            f"Default: {invitations.EXPIRES_DEFAULT}, Max: {invitations.EXPIRES_MAX}"
-        ),
-        render_kw={"inputmode": "numeric"},
+        validators=[
+            NumberRange(invitations.EXPIRES_MIN, invitations.EXPIRES_MAX, invitations.EXPIRES_ERROR),
+        ],
+        message=invitations.EXPIRES_ERROR,
+        default=invitations.EXPIRES_DEFAULT,
+        description=f"Default: {invitations.EXPIRES_DEFAULT}, Max: {invitations.EXPIRES_MAX}",
+        render_kw={
+            "inputmode": "numeric",
+            "min": invitations.EXPIRES_MIN,
+            "max": invitations.EXPIRES_MAX,
+            "step": 1,
+        },
     )
+
+    #: The API's names for the fields (it speaks camelCase).
+    JSON_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
 
     new_invitation: invitations.NewInvitation | None = None
 
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> CreateInvitationForm:
+        """The form over a JSON body: absent or null fields take their defaults; no CSRF.
+
+        Each value is passed on as it is (a list stays one value, not several), so the
+        fields judge JSON types themselves.
+        """
+        defaults = {"email": "", "max_uses": invitations.MAX_USES_DEFAULT,
+                    "expires_in_days": invitations.EXPIRES_DEFAULT}
+        pairs = []
+        for name, json_name in cls.JSON_NAMES.items():
+            value = body.get(json_name)
+            pairs.append((name, defaults[name] if value is None else value))
+        return cls(formdata=MultiDict(pairs), meta={"csrf": False, "json": True})
+
+    def json_errors(self) -> dict[str, str]:
+        """The first error of each field, under the API's field names."""
+        return {self.JSON_NAMES.get(name, name): errors[0] for name, errors in self.errors.items()}
+
     def validate(self, extra_validators=None) -> bool:
-        """CSRF through Flask-WTF, then the domain's own rules, each error on its field."""
+        """The fields' validators (and CSRF), then the domain's own check as the last guard."""
         if not super().validate(extra_validators):
             return False
         try:

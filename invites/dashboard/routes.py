@@ -23,7 +23,6 @@ from flask import (
 from flask_login import current_user, login_required
 
 from .. import audit, invitations, limits
-from ..auth.routes import safe_next
 from ..errors import error_response
 from ..extensions import limiter
 from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
@@ -31,10 +30,19 @@ from ..links import invite_url, invite_url_pattern, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
 from ..companies.forms import CreateCompanyForm
-from ..tenancy import current_membership, get_invitation_or_404, manager_required, page_company_required
+from ..tenancy import current_membership
+from ..web import (
+    invitation_of_current_company,
+    manager_required,
+    page_company_required,
+    parse_page,
+    refusal_status,
+    safe_next,
+)
 from .forms import CreateInvitationForm, ResendForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
 
 @bp.context_processor
 def _card_helpers() -> dict:
@@ -86,7 +94,7 @@ def _view_of(path: str) -> tuple[invitations.Filter, int]:
     query = parse_qs(urlsplit(path).query)
     return (
         invitations.parse_filter(query.get("filter", [None])[0]),
-        invitations.parse_page(query.get("page", [None])[0]),
+        parse_page(query.get("page", [None])[0]),
     )
 
 
@@ -119,10 +127,10 @@ def _changed(invitation: Invitation, message: str):
 
 
 def _refused(invitation: Invitation, refusal: invitations.InvitationRefused):
-    """A change the domain refused: 409 with the card as it really is now, and why."""
+    """A change the domain refused: its status (409 for a state) with the card as it really is now, and why."""
     message = f"Invitation {short_code(invitation.code)} was not changed: {refusal.message}."
     if is_htmx():
-        return trigger(_card(invitation, 409, refusal.message), "announce", message)
+        return trigger(_card(invitation, refusal_status(refusal.reason), refusal.message), "announce", message)
     flash(message, "error")
     return redirect(_return_to())
 
@@ -143,7 +151,7 @@ def home():
 def company():
     """The current company's invitations: the create form and one filtered page of cards."""
     which = invitations.parse_filter(request.args.get("filter"))
-    page = invitations.parse_page(request.args.get("page"))
+    page = parse_page(request.args.get("page"))
     return render_template(
         "dashboard/index.html", form=CreateInvitationForm(), **_list_context(which, page)
     )
@@ -199,7 +207,7 @@ def create():
 @page_company_required
 def set_active(invitation_id: int):
     """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     form = ToggleForm()
     if not form.validate_on_submit():
         return error_response(400, "Choose whether to pause or start the invitation.")
@@ -221,7 +229,7 @@ def revoke(invitation_id: int):
     htmx confirms in a dialog and sends ``confirm=yes``; without JavaScript the
     first POST answers a confirmation page whose button sends it.
     """
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     form = RevokeForm()
     if not form.validate_on_submit():
         return error_response(400)
@@ -239,7 +247,7 @@ def revoke(invitation_id: int):
 @page_company_required
 def resend(invitation_id: int):
     """Send a targeted invitation's email again (at most 3 times in 24 hours); answers its card."""
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     if not ResendForm().validate_on_submit():
         return error_response(400)
     try:
@@ -260,7 +268,7 @@ def resend(invitation_id: int):
 @manager_required
 def redemptions(invitation_id: int):
     """Who used an invitation and when: a page, or the fragment a card loads lazily."""
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     return render_page_or_fragment(
         "dashboard/redemptions.html",
         block="redemptions",
@@ -273,7 +281,7 @@ def redemptions(invitation_id: int):
 @manager_required
 def activity(invitation_id: int):
     """What happened to one invitation, newest first: a page, or the fragment its card loads."""
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     return render_page_or_fragment(
         "dashboard/activity.html",
         block="activity",
@@ -310,7 +318,7 @@ def changes():
     touched = [e.invitation_id for e in events if e.invitation_id is not None]
     changed = invitations.get_many_for_company(list(dict.fromkeys(touched)), company_id)
     response = make_response(
-        render_template("dashboard/_changes.html", changed=changed, cursor=max(after, events[-1].id))
+        render_template("dashboard/_changes.html", changed=changed, cursor=max(after, *(e.id for e in events)))
     )
     used = {e.invitation_id for e in events if e.action == audit.Action.ACCEPT.value and e.id > after}
     news = [

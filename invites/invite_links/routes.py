@@ -16,18 +16,10 @@ from ..htmx import render_page_or_fragment
 from ..invitations import InvitationRefused, Refusal
 from ..models import Invitation
 from ..tenancy import switch_company
+from ..web import refusal_status
 from .forms import AcceptForm
 
 bp = Blueprint("invite", __name__, url_prefix="/invite")
-
-
-def refusal_status(reason: Refusal) -> int:
-    """404 for a code that leads nowhere; 409 for an invitation this user cannot use now.
-
-    The same for the GET and the POST, so a link checker sees the same answer
-    as a person pressing the button.
-    """
-    return 404 if reason is Refusal.NOT_FOUND else 409
 
 
 def _page(code: str, invitation: Invitation | None, refused: InvitationRefused | None = None):

@@ -7,8 +7,8 @@ Create Date: 2026-11-21
 The invitation system as it stood before seed 003: one code, one use, an
 inviter, a PENDING/ACCEPTED status and an expiry.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001_base_schema"
 down_revision = None

@@ -14,8 +14,8 @@ The CHECK constraints and the partial index keep seed 000's names
 find them with the table name changed. Legacy accepted invitations have no
 redemption row: nobody recorded who used them.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002_enhance_invitations"
 down_revision = "0001_base_schema"

@@ -4,8 +4,8 @@ Revision ID: 0003_audit_trail
 Revises: 0002_enhance_invitations
 Create Date: 2026-11-21
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003_audit_trail"
 down_revision = "0002_enhance_invitations"

@@ -1,7 +1,7 @@
 """Email that proves who the invitee is: verified addresses, session tokens, the outbox.
 
 Revision ID: 0007_email_identity
-Revises: 0004_dashboard_indexes
+Revises: 0006_normalise_emails
 Create Date: 2026-12-02
 
 ``users.email_verified_at``: accounts that existed before this change are
@@ -24,7 +24,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0007_email_identity"
-down_revision = "0004_dashboard_indexes"
+down_revision = "0006_normalise_emails"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-
 from ..conftest import CI, PASSWORD, fresh_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
