@@ -921,7 +921,7 @@ def resend(invitation: Invitation, actor: User) -> Invitation:
         audit.Action.EMAIL_RESEND,
         company_id=invitation.company_id,
         actor_id=actor.id,
-        invitation_id=invitation.id,
+        invitation=invitation,
         detail=invitation.email,
     )
     db.session.commit()

@@ -344,7 +344,9 @@ def test_an_empty_or_non_numeric_number_is_its_fields_error_not_the_default(clie
     body = text(response)
     assert f'<small id="max_uses-error" class="field-error">{invitations.MAX_USES_ERROR}</small>' in body
     assert f'<small id="expires_in_days-error" class="field-error">{invitations.EXPIRES_ERROR}</small>' in body
-    assert body.count(invitations.MAX_USES_ERROR) == 1
+    # Once under its field, once in the summary at the top that links to it.
+    assert f'<li><a href="#max_uses">{invitations.MAX_USES_ERROR}</a></li>' in body
+    assert body.count(invitations.MAX_USES_ERROR) == 2
     assert invitation_count(app) == 0
 
 

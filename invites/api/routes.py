@@ -249,7 +249,7 @@ def toggle_invitation(invitation_id: int):
 @manager_required
 def resend_invitation_email(invitation_id: int):
     """Send a targeted invitation's email again: 409 when unusable, 429 past 3 in 24 hours."""
-    invitation = _invitation_of_current_company(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     try:
         invitations.resend(invitation, current_user)
     except invitations.ResendLimitReached as exc:
