@@ -52,6 +52,7 @@ def _card_helpers() -> dict:
             revoke=url_pattern("dashboard.revoke", "invitation_id"),
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
             activity=url_pattern("dashboard.activity", "invitation_id"),
+            qr=url_pattern("dashboard.qr", "invitation_id"),
         ),
     }
 
