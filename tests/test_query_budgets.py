@@ -22,7 +22,7 @@ from sqlalchemy import select
 from invites import accounts, audit, demo, invitations
 from invites.extensions import db
 from invites.invitations import Filter
-from invites.models import Membership, Role, User
+from invites.models import Invitation, Membership, Redemption, Role, User
 
 from .conftest import age_audit_trail
 from .demo_world import World, demo_world
@@ -267,3 +267,42 @@ def test_page_budget(world, case):
     if case.fragment:
         assert b"<html" not in response.data and b'id="invitation-' in response.data
     assert len(log) == budget_for(world, case.budget), f"{case.name} with {world.size} invitations: {log.report()}"
+
+
+# --- CSV exports ---------------------------------------------------------------------
+
+
+def _redemption_count(world: World) -> int:
+    with world.app.app_context():
+        return len(db.session.execute(
+            select(Redemption.id).join(Invitation).where(Invitation.company_id == world.data.company_id)
+        ).all())
+
+
+@pytest.mark.parametrize(
+    "path, lines",
+    [
+        ("/dashboard/company/invitations.csv", lambda w: w.size + 1),
+        ("/dashboard/company/redemptions.csv", lambda w: _redemption_count(w) + 1),
+    ],
+    ids=["invitations_csv", "redemptions_csv"],
+)
+def test_csv_export_streams_every_row_in_a_fixed_number_of_statements(world, path, lines):
+    """The whole file, however many rows, costs the same statements: read in batches, not per row.
+
+    Login check and company (2) and the export's one SELECT; its batches are
+    fetched from the same cursor.
+    """
+    client = world.app.test_client()
+    _login(client, world, "manager")
+    with world.app.app_context():
+        engine = db.engine
+        db.session.remove()
+    with StatementLog(engine) as log:
+        response = client.get(path)
+        assert response.is_streamed
+        body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    rows = body.count("\r\n")
+    assert rows == lines(world)
+    assert len(log) == 3, f"{path} with {world.size} invitations: {log.report()}"

@@ -63,6 +63,7 @@ def _card_helpers() -> dict:
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
             activity=url_pattern("dashboard.activity", "invitation_id"),
             invite=invite_url_pattern(),
+            qr=url_pattern("dashboard.qr", "invitation_id"),
         ),
     }
 
