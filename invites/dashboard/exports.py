@@ -18,7 +18,8 @@ from ..errors import error_response
 from ..htmx import render_page_or_fragment
 from ..links import invite_url
 from ..masking import short_code
-from ..tenancy import current_membership, get_invitation_or_404, manager_required
+from ..tenancy import current_membership
+from ..web import invitation_of_current_company, manager_required
 from .routes import bp
 
 #: What a download of a link's QR code or a list of links may be kept as: by this
@@ -48,7 +49,7 @@ def _usable_or_refused(invitation):
 @manager_required
 def qr(invitation_id: int):
     """The QR code of an invitation's link with its downloads: a page, or the fragment a card loads."""
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     refused = _usable_or_refused(invitation)
     if refused is not None:
         return refused
@@ -61,7 +62,7 @@ def qr(invitation_id: int):
 @manager_required
 def qr_image(invitation_id: int, kind: str):
     """The QR code as SVG or PNG; ``?download=1`` saves it as a file named after the code."""
-    invitation = get_invitation_or_404(invitation_id)
+    invitation = invitation_of_current_company(invitation_id)
     refused = _usable_or_refused(invitation)
     if refused is not None:
         return refused
