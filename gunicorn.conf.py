@@ -3,6 +3,7 @@
 Every setting can be overridden on the command line or in ``GUNICORN_CMD_ARGS``
 (``--workers 8``). See README, "Running on PostgreSQL with gunicorn".
 """
+
 import multiprocessing
 import os
 

@@ -19,6 +19,7 @@ run flips), ``accept`` (each ready user's own event code), or nothing.
 sends each exactly once (accepts by distinct users) and ends when all are
 answered.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,27 +45,55 @@ class Endpoint:
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
-        "validate", "POST", ("/api/companies/invitations/validate",),
-        who="ready", items="usable_codes", issue=5, body='{"code": "{code}"}',
+        "validate",
+        "POST",
+        ("/api/companies/invitations/validate",),
+        who="ready",
+        items="usable_codes",
+        issue=5,
+        body='{"code": "{code}"}',
     ),
     Endpoint(
-        "invite_page", "GET", ("/invite/{code}",),
-        who="anonymous", items="usable_codes", issue=4, shows="{company}",
+        "invite_page",
+        "GET",
+        ("/invite/{code}",),
+        who="anonymous",
+        items="usable_codes",
+        issue=4,
+        shows="{company}",
     ),
     Endpoint(
-        "dashboard", "GET", ("/dashboard/company",),
-        who="manager", items=None, issue=3, cards=50,
+        "dashboard",
+        "GET",
+        ("/dashboard/company",),
+        who="manager",
+        items=None,
+        issue=3,
+        cards=50,
     ),
     # The card fragment: the dashboard's Pause/Start form as htmx posts it.
     Endpoint(
-        "toggle", "POST", ("/dashboard/company/invitations/{id}/active",),
-        who="manager", items="toggle_ids", issue=3, body="active={active}",
-        content_type="application/x-www-form-urlencoded", headers={"HX-Request": "true"}, csrf=True,
+        "toggle",
+        "POST",
+        ("/dashboard/company/invitations/{id}/active",),
+        who="manager",
+        items="toggle_ids",
+        issue=3,
+        body="active={active}",
+        content_type="application/x-www-form-urlencoded",
+        headers={"HX-Request": "true"},
+        csrf=True,
     ),
     # Last: accepting turns the ready users into members.
     Endpoint(
-        "accept", "POST", ("/api/companies/invitations/accept",),
-        who="ready", items="accept", issue=5, mode="once", body='{"code": "{code}"}',
+        "accept",
+        "POST",
+        ("/api/companies/invitations/accept",),
+        who="ready",
+        items="accept",
+        issue=5,
+        mode="once",
+        body='{"code": "{code}"}',
     ),
 )
 

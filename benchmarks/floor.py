@@ -24,6 +24,7 @@ own (gunicorn's access log is on, as for Invites). Start it with
 ``gunicorn 'benchmarks.floor:create_app()'``; it reads ``DATABASE_URL`` and
 ``SECRET_KEY`` as Invites does.
 """
+
 from __future__ import annotations
 
 import json
@@ -153,10 +154,12 @@ def prepare(engine: sa.Engine) -> None:
     """Copy the invitations' counters to ``floor_invitations``, where the floor's accepts count."""
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS floor_invitations"))
-        conn.execute(sa.text(
-            "CREATE TABLE floor_invitations AS SELECT id, code, is_active, revoked_at, expires_at, "
-            "max_uses, used_count FROM company_invitations"
-        ))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE floor_invitations AS SELECT id, code, is_active, revoked_at, expires_at, "
+                "max_uses, used_count FROM company_invitations"
+            )
+        )
         conn.execute(sa.text("CREATE UNIQUE INDEX uq_floor_invitations_code ON floor_invitations (code)"))
 
 
@@ -210,9 +213,15 @@ def create_app() -> Flask:
         return {
             "valid": True,
             "invitation": {
-                "code": row.code, "email": None, "maxUses": row.max_uses, "usedCount": row.used_count,
-                "remainingUses": row.max_uses - row.used_count, "status": "PENDING", "isActive": bool(row.is_active),
-                "expiresAt": str(row.expires_at), "company": {"id": row.company_id, "name": row.company},
+                "code": row.code,
+                "email": None,
+                "maxUses": row.max_uses,
+                "usedCount": row.used_count,
+                "remainingUses": row.max_uses - row.used_count,
+                "status": "PENDING",
+                "isActive": bool(row.is_active),
+                "expiresAt": str(row.expires_at),
+                "company": {"id": row.company_id, "name": row.company},
             },
         }
 
@@ -243,16 +252,27 @@ def create_app() -> Flask:
             ).first()
         if row is None:
             abort(404)
-        return render_template("_card.html", inv=row, csrf=session.get("csrf_token", ""), base=request.host_url,
-                               company_id=session.get(COMPANY_KEY))
+        return render_template(
+            "_card.html",
+            inv=row,
+            csrf=session.get("csrf_token", ""),
+            base=request.host_url,
+            company_id=session.get(COMPANY_KEY),
+        )
 
     @app.get("/dashboard/company")
     def dashboard():
         signed_in()
         with engine.connect() as conn:
             rows = conn.execute(page, {"company": session.get(COMPANY_KEY), "n": PER_PAGE}).all()
-        return render_template("dashboard.html", rows=rows, csrf=session.get("csrf_token", ""), base=request.host_url,
-                               company_id=session.get(COMPANY_KEY), company=rows[0].company if rows else "")
+        return render_template(
+            "dashboard.html",
+            rows=rows,
+            csrf=session.get("csrf_token", ""),
+            base=request.host_url,
+            company_id=session.get(COMPANY_KEY),
+            company=rows[0].company if rows else "",
+        )
 
     @app.get("/healthz")
     def healthz():

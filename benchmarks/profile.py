@@ -8,12 +8,12 @@ prepared requests (``benchmarks.run.build_requests``) through Flask's test
 client under cProfile, and prints the CPU time per request and the profile.
 ``--off`` measures without the profiler (its overhead inflates Python calls).
 """
+
 from __future__ import annotations
 
 import argparse
 import cProfile
 import logging
-import os
 import pstats
 import tempfile
 import time
@@ -58,8 +58,12 @@ def main() -> None:
     from invites.extensions import db
 
     work = Path(tempfile.mkdtemp(prefix="invites-profile-"))
-    settings = {"INVITES_ENV": "production", "SECRET_KEY": "p" * 64, "RATELIMIT_ENABLED": "false",
-                "DATABASE_URL": f"sqlite:///{work / 'profile.sqlite3'}"}
+    settings = {
+        "INVITES_ENV": "production",
+        "SECRET_KEY": "p" * 64,
+        "RATELIMIT_ENABLED": "false",
+        "DATABASE_URL": f"sqlite:///{work / 'profile.sqlite3'}",
+    }
     with run.environment(settings):
         app = create_app()
     logging.getLogger("invites.request").setLevel(logging.WARNING)
@@ -69,8 +73,10 @@ def main() -> None:
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
         db.session.remove()
-    sessions = {"manager": [signed_session(app, uid, data.company_id) for uid in data.manager_ids],
-                "ready": [signed_session(app, uid) for uid in data.ready_user_ids]}
+    sessions = {
+        "manager": [signed_session(app, uid, data.company_id) for uid in data.manager_ids],
+        "ready": [signed_session(app, uid) for uid in data.ready_user_ids],
+    }
     client = app.test_client()
     for endpoint in by_name(args.endpoints.split(",")):
         prepared = run.build_requests(endpoint, endpoint.paths[0], data, sessions, 80)
@@ -89,8 +95,10 @@ def main() -> None:
             assert response.status_code < 300, response.get_data(as_text=True)[:300]
         profile.disable()
         per_request = (time.process_time() - started) / args.requests * 1000
-        print(f"== {endpoint.name}: {per_request:.3f} ms CPU per request"
-              f" ({'without' if args.off else 'with'} the profiler)")
+        print(
+            f"== {endpoint.name}: {per_request:.3f} ms CPU per request"
+            f" ({'without' if args.off else 'with'} the profiler)"
+        )
         if not args.off:
             pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 

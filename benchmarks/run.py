@@ -23,6 +23,7 @@ For each backend (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` or
 
 Run ``python -m benchmarks.run --help`` for the knobs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,31 +71,56 @@ FLOOR_APP = "benchmarks.floor:create_app()"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=THREADS["postgresql"],
-                        help=f"gunicorn threads per worker on PostgreSQL (default {THREADS['postgresql']})")
-    parser.add_argument("--sqlite-threads", type=int, default=THREADS["sqlite"],
-                        help=f"gunicorn threads per worker on SQLite (default {THREADS['sqlite']}: "
-                             "see docs/performance.md, \"Workers and threads\")")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS["postgresql"],
+        help=f"gunicorn threads per worker on PostgreSQL (default {THREADS['postgresql']})",
+    )
+    parser.add_argument(
+        "--sqlite-threads",
+        type=int,
+        default=THREADS["sqlite"],
+        help=f"gunicorn threads per worker on SQLite (default {THREADS['sqlite']}: "
+        'see docs/performance.md, "Workers and threads")',
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint (default 10)")
-    parser.add_argument("--warmup", type=int, default=2,
-                        help="unrecorded seconds before an endpoint's first run on each server (default 2)")
-    parser.add_argument("--pairs", type=int, default=3,
-                        help="runs of the floor and Invites, alternately, per endpoint (default 3); the ratio "
-                             "is the median of the pairs. Accepts: the ready users are shared out between the pairs")
-    parser.add_argument("--connections", type=int, default=8,
-                        help="wrk connections, spread evenly over the workers (default 8)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="unrecorded seconds before an endpoint's first run on each server (default 2)",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="runs of the floor and Invites, alternately, per endpoint (default 3); the ratio "
+        "is the median of the pairs. Accepts: the ready users are shared out between the pairs",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=8, help="wrk connections, spread evenly over the workers (default 8)"
+    )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--invitations", type=int, default=10_000)
-    parser.add_argument("--users", type=int, default=3_000,
-                        help="users ready to accept (one accept each), shared out between the pairs (default 3,000)")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=3_000,
+        help="users ready to accept (one accept each), shared out between the pairs (default 3,000)",
+    )
     parser.add_argument("--admins", type=int, default=9)
-    parser.add_argument("--backends", default=None,
-                        help="comma-separated: sqlite,postgresql (default: sqlite, plus postgresql when "
-                             "TEST_DATABASE_URL or BENCH_DATABASE_URL is set)")
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="comma-separated: sqlite,postgresql (default: sqlite, plus postgresql when "
+        "TEST_DATABASE_URL or BENCH_DATABASE_URL is set)",
+    )
     parser.add_argument("--endpoints", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="directory for the JSON results")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 if an endpoint is unavailable or answered any error")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 if an endpoint is unavailable or answered any error"
+    )
     args = parser.parse_args(argv)
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
@@ -183,6 +209,7 @@ def fresh_postgresql(url: str) -> None:
 
 def machine() -> dict:
     """What the figures were measured on."""
+
     def first_line(command: list[str]) -> str:
         try:
             output = subprocess.run(command, capture_output=True, text=True, timeout=10)
@@ -278,9 +305,23 @@ def write_requests(path: Path, requests: list[bytes]) -> None:
 def wrk(url: str, requests_file: Path, mode: str, args: argparse.Namespace, seconds: int, done_dir: Path) -> dict:
     """Run wrk with rotate.lua; return its BENCH_RESULT. ``once`` runs end when every thread is done."""
     command = [
-        "wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{seconds}s",
-        "--timeout", "10s", "-s", str(LUA_SCRIPT), url,
-        "--", str(requests_file), mode, str(args.wrk_threads), str(done_dir),
+        "wrk",
+        "-t",
+        str(args.wrk_threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
+        "--",
+        str(requests_file),
+        mode,
+        str(args.wrk_threads),
+        str(done_dir),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if mode == "once":
@@ -418,8 +459,15 @@ def check_page(instance: servers.Instance, endpoint: Endpoint, path: str, data, 
     return notes
 
 
-def measure(instance: servers.Instance, endpoint: Endpoint, prepared: list[bytes], args: argparse.Namespace,
-            work: Path, label: str, warmup: bool) -> dict:
+def measure(
+    instance: servers.Instance,
+    endpoint: Endpoint,
+    prepared: list[bytes],
+    args: argparse.Namespace,
+    work: Path,
+    label: str,
+    warmup: bool,
+) -> dict:
     """One wrk run of ``prepared`` against ``instance`` (after a warm-up if asked): its summary."""
     requests_file = work / f"{label}.requests"
     write_requests(requests_file, prepared)
@@ -462,7 +510,7 @@ def side_summary(runs: list[dict]) -> dict:
 def pair_chunks(prepared: list[bytes], pairs: int) -> list[list[bytes]]:
     """``once`` runs (accept): each pair gets its own share of the users, in order."""
     size = -(-len(prepared) // pairs)
-    return [prepared[k * size:(k + 1) * size] for k in range(pairs)]
+    return [prepared[k * size : (k + 1) * size] for k in range(pairs)]
 
 
 def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoint, ...], stamp: str) -> dict:
@@ -491,7 +539,9 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
         }
         with environment(settings):
             app = create_app()
-        print(f"[{backend}] migrating and seeding {args.invitations} invitations, {args.users} ready users …", flush=True)
+        print(
+            f"[{backend}] migrating and seeding {args.invitations} invitations, {args.users} ready users …", flush=True
+        )
         with app.app_context():
             upgrade(directory=str(REPO / "migrations"))
             started = time.perf_counter()
@@ -504,9 +554,13 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
             db.session.remove()
             floor.prepare(db.engine)
         report["seed"] = {
-            "invitations": dict(data.states), "members": data.members, "ready_users": len(data.ready_user_ids),
-            "managers": len(data.manager_ids), "usable_codes": len(data.usable_codes),
-            "toggle_invitations": len(data.toggle_ids), "event_links": len(data.event_codes),
+            "invitations": dict(data.states),
+            "members": data.members,
+            "ready_users": len(data.ready_user_ids),
+            "managers": len(data.manager_ids),
+            "usable_codes": len(data.usable_codes),
+            "toggle_invitations": len(data.toggle_ids),
+            "event_links": len(data.event_codes),
         }
         started = time.perf_counter()
         sessions = {
@@ -522,18 +576,24 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
             "worker_class": WORKER_CLASS,
             "worker_connections": connections_per_worker(args.connections, args.workers),
             "config": "gunicorn.conf.py (access log on) and the app's request log, as in production; "
-                      "the floor under the same settings",
+            "the floor under the same settings",
         }
         report["pairs"] = args.pairs
-        print(f"[{backend}] starting gunicorn for Invites and the floor: {args.workers} workers × {threads} threads",
-              flush=True)
+        print(
+            f"[{backend}] starting gunicorn for Invites and the floor: {args.workers} workers × {threads} threads",
+            flush=True,
+        )
         servers_by_side: dict[str, servers.Instance] = {}
         try:
             for side, spec in (("floor", FLOOR_APP), ("invites", "app:app")):
                 servers_by_side[side] = servers.start(
-                    settings, workers=args.workers, threads=threads,
-                    log_path=args.output / f"{stamp}-{backend}-{side}-gunicorn.log", app_spec=spec,
-                    worker_class=WORKER_CLASS, worker_connections=report["gunicorn"]["worker_connections"],
+                    settings,
+                    workers=args.workers,
+                    threads=threads,
+                    log_path=args.output / f"{stamp}-{backend}-{side}-gunicorn.log",
+                    app_spec=spec,
+                    worker_class=WORKER_CLASS,
+                    worker_connections=report["gunicorn"]["worker_connections"],
                 )
             check_sessions(servers_by_side["invites"], sessions)
             check_floor(servers_by_side["floor"], sessions)
@@ -552,28 +612,42 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
                     for side, instance in servers_by_side.items()
                 }
                 notes = [
-                    f"{side}: {note}" for side, instance in servers_by_side.items()
+                    f"{side}: {note}"
+                    for side, instance in servers_by_side.items()
                     for note in check_page(instance, endpoint, path, data, sessions)
                 ]
                 if endpoint.mode == "once":
                     chunks = {side: pair_chunks(p, args.pairs) for side, p in prepared.items()}
                 else:
                     chunks = {side: [p] * args.pairs for side, p in prepared.items()}
-                print(f"[{backend}] {endpoint.name}: {endpoint.method} {path}, floor and Invites "
-                      f"alternately, {args.pairs} pairs …", flush=True)
+                print(
+                    f"[{backend}] {endpoint.name}: {endpoint.method} {path}, floor and Invites "
+                    f"alternately, {args.pairs} pairs …",
+                    flush=True,
+                )
                 pairs = []
                 for k in range(args.pairs):
                     pair = {}
                     for side in ("floor", "invites"):
-                        pair[side] = measure(servers_by_side[side], endpoint, chunks[side][k], args, work,
-                                             f"{endpoint.name}-{side}-{k}", warmup=k == 0)
+                        pair[side] = measure(
+                            servers_by_side[side],
+                            endpoint,
+                            chunks[side][k],
+                            args,
+                            work,
+                            f"{endpoint.name}-{side}-{k}",
+                            warmup=k == 0,
+                        )
                         notes += [f"{side} run {k + 1}: {note}" for note in pair[side].pop("notes", [])]
                     floor_rps = pair["floor"]["requests_per_second"]
                     pair["ratio"] = round(pair["invites"]["requests_per_second"] / floor_rps, 3) if floor_rps else None
                     pairs.append(pair)
                 ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
                 result = {
-                    "status": "measured", "path": path, "method": endpoint.method, "mode": endpoint.mode,
+                    "status": "measured",
+                    "path": path,
+                    "method": endpoint.method,
+                    "mode": endpoint.mode,
                     "ratio": round(median(ratios), 3) if ratios else None,
                     "ratios": ratios,
                     "floor": side_summary([p["floor"] for p in pairs]),
@@ -604,8 +678,10 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
 
 
 def print_report(results: dict) -> None:
-    header = (f"{'backend':<11}{'endpoint':<13}{'floor r/s':>10}{'p95 ms':>8}{'Invites r/s':>12}{'p95 ms':>8}"
-              f"{'ratio':>7}  {'ratios of the pairs':<22}{'errors':>7}{'cpu ms floor/Invites':>21}{'cpu ratio':>10}  note")
+    header = (
+        f"{'backend':<11}{'endpoint':<13}{'floor r/s':>10}{'p95 ms':>8}{'Invites r/s':>12}{'p95 ms':>8}"
+        f"{'ratio':>7}  {'ratios of the pairs':<22}{'errors':>7}{'cpu ms floor/Invites':>21}{'cpu ratio':>10}  note"
+    )
     print()
     print("ratio: Invites' requests/s over the floor's, median of the pairs (each pair: floor, then Invites);")
     print("req/s, p95 and cpu ms (gunicorn's CPU per request): medians of the runs; errors: Invites' and the floor's;")
@@ -615,27 +691,35 @@ def print_report(results: dict) -> None:
     for backend, report in results["backends"].items():
         for name, r in report["endpoints"].items():
             if r["status"] != "measured":
-                print(f"{backend:<11}{name:<13}{'-':>10}{'-':>8}{'-':>12}{'-':>8}{'-':>7}  {'':<22}{'-':>7}{'-':>21}{'-':>10}  {r['note']}")
+                print(
+                    f"{backend:<11}{name:<13}{'-':>10}{'-':>8}{'-':>12}{'-':>8}{'-':>7}  {'':<22}{'-':>7}{'-':>21}{'-':>10}  {r['note']}"
+                )
                 continue
             f, i = r["floor"], r["invites"]
             note = "; ".join(r.get("notes", []))
             errors = f["errors"] + i["errors"]
             if errors:
-                samples = [p[s]["error_sample"] for p in r["pairs"] for s in ("invites", "floor") if p[s]["error_sample"]]
+                samples = [
+                    p[s]["error_sample"] for p in r["pairs"] for s in ("invites", "floor") if p[s]["error_sample"]
+                ]
                 note = (note + "; " if note else "") + f"first error: {samples[0]!r}"[:160] if samples else note
             ratios = " ".join(f"{x:.2f}" for x in r["ratios"])
             cpu = f"{f['cpu_ms_per_request'] or '-'}/{i['cpu_ms_per_request'] or '-'}"
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
             cpu_ratio = f"{r['cpu_ratio']:.2f}" if r.get("cpu_ratio") is not None else "-"
-            print(f"{backend:<11}{name:<13}{f['requests_per_second']:>10.1f}{f['p95_ms']:>8.2f}"
-                  f"{i['requests_per_second']:>12.1f}{i['p95_ms']:>8.2f}{ratio:>7}  {ratios:<22}{errors:>7}{cpu:>21}{cpu_ratio:>10}  {note}")
+            print(
+                f"{backend:<11}{name:<13}{f['requests_per_second']:>10.1f}{f['p95_ms']:>8.2f}"
+                f"{i['requests_per_second']:>12.1f}{i['p95_ms']:>8.2f}{ratio:>7}  {ratios:<22}{errors:>7}{cpu:>21}{cpu_ratio:>10}  {note}"
+            )
         inv = report.get("invariants")
         if inv:
             verdict = "OK" if inv["ok"] else "BROKEN"
-            print(f"{backend:<11}invariants {verdict}: {inv['invitations']} invitations, used_count ≠ redemptions: "
-                  f"{inv['used_count_not_equal_redemptions']}, used_count > max_uses: {inv['used_count_above_max_uses']}, "
-                  f"accepts answered 2xx: {inv['accepts_answered_2xx']}, new redemptions: {inv['new_redemptions']}, "
-                  f"new memberships: {inv['new_memberships']}")
+            print(
+                f"{backend:<11}invariants {verdict}: {inv['invitations']} invitations, used_count ≠ redemptions: "
+                f"{inv['used_count_not_equal_redemptions']}, used_count > max_uses: {inv['used_count_above_max_uses']}, "
+                f"accepts answered 2xx: {inv['accepts_answered_2xx']}, new redemptions: {inv['new_redemptions']}, "
+                f"new memberships: {inv['new_memberships']}"
+            )
     print()
 
 

@@ -1,4 +1,5 @@
 """Start the app under gunicorn on a free port, wait until it answers, stop it for sure."""
+
 from __future__ import annotations
 
 import ctypes
@@ -15,7 +16,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # The app's own settings; anything not given here must not leak in from the caller's shell.
 APP_VARIABLES = (
-    "DATABASE_URL", "SECRET_KEY", "INVITES_ENV", "REDIS_URL", "RATELIMIT_ENABLED", "PUBLIC_URL", "MAIL_URL",
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "INVITES_ENV",
+    "REDIS_URL",
+    "RATELIMIT_ENABLED",
+    "PUBLIC_URL",
+    "MAIL_URL",
 )
 
 
@@ -60,6 +67,7 @@ class Instance:
         Read around a run, it gives the server's CPU per request, a figure other
         programs on a shared machine disturb far less than requests/s.
         """
+
         def own_and_children(pid: int) -> float:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rpartition(")")[2].split()
@@ -121,20 +129,32 @@ def start(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
     command = [
-        sys.executable, "-m", "gunicorn",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--bind", f"127.0.0.1:{port}",
-        "--graceful-timeout", "5",
-        "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
         *(("--worker-class", worker_class) if worker_class else ()),
         *(("--worker-connections", str(worker_connections)) if worker_connections else ()),
         *extra_args,
         app_spec,
     ]
     process = subprocess.Popen(
-        command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        command,
+        cwd=REPO,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     log.close()
     instance = Instance(process, port, log_path)

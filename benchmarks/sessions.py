@@ -10,6 +10,7 @@ issued itself. Flask-Login's session protection binds a session to the client's
 address and User-Agent, so the load generator must send ``USER_AGENT`` from
 127.0.0.1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,9 +49,7 @@ def signed_session(
     remote_addr: str = "127.0.0.1",
 ) -> SignedSession:
     """Sign a session in which ``user_id`` is logged in (and ``company_id`` is current)."""
-    with app.test_request_context(
-        "/", headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": remote_addr}
-    ):
+    with app.test_request_context("/", headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": remote_addr}):
         # A transient User: login_user only needs its id and session token (the cookie
         # carries "<id>:<token>", which the loader checks); nothing else is loaded or stored.
         token = db.session.scalar(select(User.session_token).where(User.id == user_id))

@@ -1,4 +1,5 @@
 """Invites: companies hand out invitation codes and links; people join through them."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -10,7 +11,18 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
-    api, audit, auth, cli, companies, dashboard, errors, formatting, invite_links, limits, operations, security,
+    api,
+    audit,
+    auth,
+    cli,
+    companies,
+    dashboard,
+    errors,
+    formatting,
+    invite_links,
+    limits,
+    operations,
+    security,
 )
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, migrate

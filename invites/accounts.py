@@ -1,4 +1,5 @@
 """Accounts, companies and memberships: the rules the auth and company pages share."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -27,14 +28,11 @@ EMAIL_TAKEN = "An account with this email already exists. Log in instead."
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 EMAIL_INVALID = "Enter a valid email address."
 EMAIL_RESERVED_DOMAIN = (
-    "Email cannot be delivered to reserved domains such as .test, .invalid or .localhost: "
-    "enter a real address."
+    "Email cannot be delivered to reserved domains such as .test, .invalid or .localhost: enter a real address."
 )
 EMAIL_REQUIRED = "Enter your email."
 PASSWORD_REQUIRED = "Enter your password."
-PASSWORD_INVALID = (
-    f"Use a password of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters."
-)
+PASSWORD_INVALID = f"Use a password of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters."
 LOGIN_FAILED = "Invalid email or password."
 LAST_OWNER = "A company always keeps an owner: make someone else owner first."
 ROLE_INVALID = "Choose Owner, Admin or Member."
@@ -55,8 +53,7 @@ class SignedInUser(UserMixin):
 
     __slots__ = ("id", "email", "name", "email_verified_at", "session_token")
 
-    def __init__(self, id: int, email: str, name: str, email_verified_at: datetime | None,
-                 session_token: str | None):
+    def __init__(self, id: int, email: str, name: str, email_verified_at: datetime | None, session_token: str | None):
         self.id, self.email, self.name = id, email, name
         self.email_verified_at, self.session_token = email_verified_at, session_token
 
@@ -74,9 +71,9 @@ class SignedInUser(UserMixin):
 
 _users = User.__table__.c
 #: The columns of ``SignedInUser``, by id: one Core statement, built (and its cache key) once.
-SIGNED_IN_USER = select(
-    _users.id, _users.email, _users.name, _users.email_verified_at, _users.session_token
-).where(_users.id == bindparam("user_id"))
+SIGNED_IN_USER = select(_users.id, _users.email, _users.name, _users.email_verified_at, _users.session_token).where(
+    _users.id == bindparam("user_id")
+)
 
 
 class AccountError(Exception):
@@ -168,9 +165,7 @@ def find_user_by_email(email: str) -> User | None:
     """The user with this email (any case), or None; a NUL byte (PostgreSQL refuses it) is None."""
     if "\x00" in email:
         return None
-    return db.session.execute(
-        select(User).where(User.email == normalise_email(email))
-    ).scalar_one_or_none()
+    return db.session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
 def find_company_by_name(name: str) -> list[Company]:
@@ -359,9 +354,7 @@ def request_password_reset(email: object) -> None:
     user = find_user_by_email(email)
     if user is None:
         return
-    token = tokens.make(
-        tokens.Purpose.RESET, {"u": user.id, "p": tokens.password_fingerprint(user.password_hash)}
-    )
+    token = tokens.make(tokens.Purpose.RESET, {"u": user.id, "p": tokens.password_fingerprint(user.password_hash)})
     outbox.queue_email(
         EmailKind.RESET,
         user.email,
@@ -503,8 +496,7 @@ def change_role(membership: Membership, role: Role, actor: User) -> Membership:
         update(Membership)
         .where(
             Membership.id == membership.id,
-            (Membership.role != Role.OWNER.value)
-            | _other_owners_exist(membership.company_id, membership.id),
+            (Membership.role != Role.OWNER.value) | _other_owners_exist(membership.company_id, membership.id),
         )
         .values(role=role.value)
         .execution_options(synchronize_session=False)

@@ -1,4 +1,5 @@
 """The audit trail: every change to an invitation or a membership leaves a row."""
+
 from __future__ import annotations
 
 import enum

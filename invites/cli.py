@@ -1,4 +1,5 @@
 """Operator commands: ``flask --app app create-user …``, ``flask --app app seed-demo``."""
+
 from __future__ import annotations
 
 import time
@@ -41,12 +42,15 @@ def worker(burst: bool):
     help="Role in --company (default: OWNER of a company it creates, MEMBER of an existing one).",
 )
 @click.option(
-    "--unverified", is_flag=True, default=False,
+    "--unverified",
+    is_flag=True,
+    default=False,
     help="Leave the address unconfirmed and email a confirmation link (default: the operator vouches for it).",
 )
 @with_appcontext
-def create_user(email: str, password: str, name: str | None, company_name: str | None, role: str | None,
-                unverified: bool):
+def create_user(
+    email: str, password: str, name: str | None, company_name: str | None, role: str | None, unverified: bool
+):
     """Create a user EMAIL, optionally in a company with a role; verified unless --unverified."""
     if role is not None and company_name is None:
         raise click.UsageError("--role needs --company.")
@@ -78,16 +82,35 @@ def create_user(email: str, password: str, name: str | None, company_name: str |
 
 
 @click.command("seed-demo")
-@click.option("--invitations", "invitations_count", default=10_000, show_default=True, type=click.IntRange(min=1),
-              help="Invitations of the demo company, in realistic states.")
-@click.option("--users", default=1_000, show_default=True, type=click.IntRange(min=0),
-              help="Users in no company yet, each with a place on an event link (max uses 100).")
+@click.option(
+    "--invitations",
+    "invitations_count",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Invitations of the demo company, in realistic states.",
+)
+@click.option(
+    "--users",
+    default=1_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Users in no company yet, each with a place on an event link (max uses 100).",
+)
 @click.option("--admins", default=9, show_default=True, type=click.IntRange(min=0, max=99))
 @click.option("--company", "company_name", default="Demo Co", show_default=True)
-@click.option("--email-domain", default=demo.DEFAULT_EMAIL_DOMAIN, show_default=True,
-              help="Every demo account is NAME@this domain; it must not be in use yet.")
-@click.option("--password", default=demo.DEFAULT_PASSWORD, show_default=True,
-              help="The password of every demo account (hashed once).")
+@click.option(
+    "--email-domain",
+    default=demo.DEFAULT_EMAIL_DOMAIN,
+    show_default=True,
+    help="Every demo account is NAME@this domain; it must not be in use yet.",
+)
+@click.option(
+    "--password",
+    default=demo.DEFAULT_PASSWORD,
+    show_default=True,
+    help="The password of every demo account (hashed once).",
+)
 @with_appcontext
 def seed_demo(invitations_count: int, users: int, admins: int, company_name: str, email_domain: str, password: str):
     """Create a demo company with many invitations, members and users ready to accept.
@@ -103,8 +126,12 @@ def seed_demo(invitations_count: int, users: int, admins: int, company_name: str
     started = time.perf_counter()
     try:
         data = demo.seed(
-            invitations_count, users, admins,
-            company_name=company_name, email_domain=email_domain, password=password,
+            invitations_count,
+            users,
+            admins,
+            company_name=company_name,
+            email_domain=email_domain,
+            password=password,
         )
     except (demo.DemoError, accounts.AccountError) as exc:
         raise click.ClickException(str(exc)) from None

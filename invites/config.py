@@ -1,4 +1,5 @@
 """Configuration: defaults here, overridden by the environment, then by tests."""
+
 import os
 import secrets
 from pathlib import Path
@@ -38,7 +39,7 @@ def _database_url(instance_path: Path) -> str:
         return f"sqlite:///{instance_path / 'invites.sqlite3'}"
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -186,5 +187,7 @@ def _mail(development: bool) -> tuple[str | None, str | None]:
             "or MAIL_URL=console:// to print them to the log instead."
         )
     if not settings.console and sender is None:
-        raise RuntimeError("MAIL_FROM is not set: emails need a sender, e.g. MAIL_FROM='Invites <invites@example.com>'.")
+        raise RuntimeError(
+            "MAIL_FROM is not set: emails need a sender, e.g. MAIL_FROM='Invites <invites@example.com>'."
+        )
     return url, sender

@@ -12,6 +12,7 @@ Rows go in with a handful of multi-row INSERTs rather than one ORM round trip
 per row, and every account shares one password hash, computed once: hashing
 is deliberately slow, and 10,000 hashes would take minutes.
 """
+
 from __future__ import annotations
 
 import math
@@ -175,9 +176,7 @@ def seed(
             f"{users} ready users need {event_links} event links; "
             f"ask for at least that many invitations and no negative numbers."
         )
-    taken = db.session.execute(
-        select(User.id).where(User.email.like(f"%@{email_domain}")).limit(1)
-    ).first()
+    taken = db.session.execute(select(User.id).where(User.email.like(f"%@{email_domain}")).limit(1)).first()
     if taken is not None:
         raise DemoError(f"Users @{email_domain} already exist; choose another email domain.")
 
@@ -248,38 +247,63 @@ def seed(
 
     # --- memberships, redemptions and the audit trail.
     memberships = [
-        {"user_id": user_id[email], "company_id": company_id,
-         "role": Role.OWNER.value if n == 0 else Role.ADMIN.value, "created_at": joined}
+        {
+            "user_id": user_id[email],
+            "company_id": company_id,
+            "role": Role.OWNER.value if n == 0 else Role.ADMIN.value,
+            "created_at": joined,
+        }
         for n, email in enumerate(managers)
     ]
     redemptions, events = [], []
     for invitation in planned:
         row = invitation.row
         iid = invitation_id[row["code"]]
-        events.append({
-            "company_id": company_id, "actor_id": row["created_by"], "invitation_id": iid,
-            "action": audit.Action.CREATE.value, "created_at": row["created_at"],
-            "detail": invitations.creation_detail(row["max_uses"], (row["expires_at"] - row["created_at"]).days),
-        })
+        events.append(
+            {
+                "company_id": company_id,
+                "actor_id": row["created_by"],
+                "invitation_id": iid,
+                "action": audit.Action.CREATE.value,
+                "created_at": row["created_at"],
+                "detail": invitations.creation_detail(row["max_uses"], (row["expires_at"] - row["created_at"]).days),
+            }
+        )
         for email in invitation.redeemers:
             at = _between(rng, row["created_at"], invitation.end)
             uid = user_id[email]
             redemptions.append({"invitation_id": iid, "user_id": uid, "created_at": at})
             memberships.append({"user_id": uid, "company_id": company_id, "role": Role.MEMBER.value, "created_at": at})
-            events.append({
-                "company_id": company_id, "actor_id": uid, "invitation_id": iid, "subject_user_id": uid,
-                "action": audit.Action.ACCEPT.value, "created_at": at,
-            })
+            events.append(
+                {
+                    "company_id": company_id,
+                    "actor_id": uid,
+                    "invitation_id": iid,
+                    "subject_user_id": uid,
+                    "action": audit.Action.ACCEPT.value,
+                    "created_at": at,
+                }
+            )
         if invitation.state == "paused":
-            events.append({
-                "company_id": company_id, "actor_id": row["created_by"], "invitation_id": iid,
-                "action": audit.Action.PAUSE.value, "created_at": _between(rng, row["created_at"], now),
-            })
+            events.append(
+                {
+                    "company_id": company_id,
+                    "actor_id": row["created_by"],
+                    "invitation_id": iid,
+                    "action": audit.Action.PAUSE.value,
+                    "created_at": _between(rng, row["created_at"], now),
+                }
+            )
         if invitation.state == "revoked":
-            events.append({
-                "company_id": company_id, "actor_id": row["created_by"], "invitation_id": iid,
-                "action": audit.Action.REVOKE.value, "created_at": row["revoked_at"],
-            })
+            events.append(
+                {
+                    "company_id": company_id,
+                    "actor_id": row["created_by"],
+                    "invitation_id": iid,
+                    "action": audit.Action.REVOKE.value,
+                    "created_at": row["revoked_at"],
+                }
+            )
     db.session.execute(insert(Membership), memberships)
     if redemptions:
         db.session.execute(insert(Redemption), redemptions)
@@ -294,10 +318,7 @@ def seed(
     by_state: dict[str, list[_Invitation]] = {}
     for invitation in planned:
         by_state.setdefault(invitation.state, []).append(invitation)
-    active = [
-        invitation for invitation in by_state.get("active", [])
-        if invitation.row["email"] is None
-    ]
+    active = [invitation for invitation in by_state.get("active", []) if invitation.row["email"] is None]
     toggles = active[: len(active) // 3]
     return DemoData(
         company_id=company_id,
@@ -306,7 +327,7 @@ def seed(
         ready_user_ids=[user_id[email] for email in ready],
         accept_slots=[n // EVENT_MAX_USES for n in range(users)],
         event_codes=[invitation.row["code"] for invitation in by_state.get("event", [])],
-        usable_codes=[invitation.row["code"] for invitation in active[len(toggles):]],
+        usable_codes=[invitation.row["code"] for invitation in active[len(toggles) :]],
         toggle_ids=[invitation_id[invitation.row["code"]] for invitation in toggles],
         states=Counter(invitation.state for invitation in planned),
         members=len(member_emails),

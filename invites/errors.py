@@ -1,4 +1,5 @@
 """Error pages: finished HTML for people, JSON under ``/api``."""
+
 from __future__ import annotations
 
 import logging
@@ -9,8 +10,7 @@ from flask import Flask, current_app, g, jsonify, make_response, render_template
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 
@@ -117,9 +117,7 @@ def database_unavailable(exc: Exception):
         db.session.rollback()
     except Exception:  # the connection may be gone; the session is discarded at teardown
         pass
-    log.warning(
-        "Database unavailable on %s %s (%s)", request.method, mask_codes(request.path), type(exc).__name__
-    )
+    log.warning("Database unavailable on %s %s (%s)", request.method, mask_codes(request.path), type(exc).__name__)
     response = error_response(503, bare=True)
     response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
     return response

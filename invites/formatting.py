@@ -1,4 +1,5 @@
 """How pages write dates: one way everywhere, as seed 003 shows them ("Jan 27, 2025")."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

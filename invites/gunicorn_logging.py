@@ -7,6 +7,7 @@ Referer of the next request and ``next=`` parameters and redirect Locations;
 every string atom is therefore masked before formatting, whatever
 ``access_log_format`` an operator chooses.
 """
+
 from __future__ import annotations
 
 from gunicorn.glogging import Logger
@@ -19,7 +20,4 @@ class CodeMaskingLogger(Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        return {
-            name: mask_codes(value) if isinstance(value, str) else value
-            for name, value in atoms.items()
-        }
+        return {name: mask_codes(value) if isinstance(value, str) else value for name, value in atoms.items()}

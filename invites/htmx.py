@@ -1,4 +1,5 @@
 """Small helpers for answering htmx requests and plain browser requests alike."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,7 @@ def current_page() -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def render_page_or_fragment(
-    template: str, block: str | None = None, status: int = 200, **context
-) -> Response:
+def render_page_or_fragment(template: str, block: str | None = None, status: int = 200, **context) -> Response:
     """Render the whole page, or, for htmx, only its named ``block``.
 
     The one place that decides; the answer varies on ``HX-Request`` so that

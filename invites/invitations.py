@@ -4,6 +4,7 @@ Nothing here knows about HTTP. The dashboard, the invite page and the JSON API
 call these functions and turn their results (or an ``InvitationRefused``) into
 pages, fragments or JSON.
 """
+
 from __future__ import annotations
 
 import enum
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, not_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, insert, literal, not_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
@@ -22,13 +23,14 @@ from sqlalchemy.sql.expression import FunctionElement
 from . import audit, outbox, tokens
 from .accounts import is_reserved_domain, normalise_email, valid_email
 from .extensions import db
+from .masking import short_code
 from .models import (
     Company,
     EmailKind,
-    OutboxEmail,
     Invitation,
     InvitationStatus,
     Membership,
+    OutboxEmail,
     Redemption,
     Role,
     User,
@@ -36,7 +38,6 @@ from .models import (
     as_id,
     utcnow,
 )
-from .masking import short_code
 from .paging import Page, page_bounds, page_from
 
 MAX_USES_MIN, MAX_USES_MAX, MAX_USES_DEFAULT = 1, 100, 1
@@ -242,9 +243,7 @@ def mask_email(email: str) -> str:
 
 def email_matches(invitation: Invitation, user: User) -> bool:
     """True unless the invitation targets an email that is not this user's."""
-    return invitation.email is None or normalise_email(invitation.email) == normalise_email(
-        user.email
-    )
+    return invitation.email is None or normalise_email(invitation.email) == normalise_email(user.email)
 
 
 # --- lookups -----------------------------------------------------------------
@@ -622,7 +621,7 @@ _RETURNED = (
 
 def _apply(invitation: Invitation, row) -> None:
     """Set what an UPDATE … RETURNING gave as the invitation's loaded (not pending) values."""
-    for column, value in zip(_RETURNED, row):
+    for column, value in zip(_RETURNED, row, strict=True):
         set_committed_value(invitation, column.key, value)
 
 
@@ -773,8 +772,13 @@ def _accept_statement_postgresql():
     event = _INSERT_EVENT.from_select(
         ["company_id", "actor_id", "action", "invitation_id", "invitation_short_code", "subject_user_id", "created_at"],
         select(
-            used.c.company_id, user_id, literal(audit.Action.ACCEPT.value), used.c.id,
-            bindparam("short_code"), user_id, now,
+            used.c.company_id,
+            user_id,
+            literal(audit.Action.ACCEPT.value),
+            used.c.id,
+            bindparam("short_code"),
+            user_id,
+            now,
         ),
     ).cte("event")
     return (
@@ -805,9 +809,14 @@ def _use_one_place(invitation: Invitation, user: User, now: datetime):
     redemption = {"invitation_id": invitation.id, "user_id": user.id, "created_at": now}
     membership = {"user_id": user.id, "company_id": invitation.company_id, "role": Role.MEMBER.value, "created_at": now}
     event = {
-        "company_id": invitation.company_id, "actor_id": user.id, "action": audit.Action.ACCEPT.value,
-        "invitation_id": invitation.id, "invitation_short_code": short_code(invitation.code),
-        "subject_user_id": user.id, "detail": None, "created_at": now,
+        "company_id": invitation.company_id,
+        "actor_id": user.id,
+        "action": audit.Action.ACCEPT.value,
+        "invitation_id": invitation.id,
+        "invitation_short_code": short_code(invitation.code),
+        "subject_user_id": user.id,
+        "detail": None,
+        "created_at": now,
     }
     row = connection.execute(_USE_ONE_PLACE, {"invitation_id": invitation.id}).first()
     if row is None:

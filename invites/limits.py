@@ -66,6 +66,7 @@ says so on ``/healthz`` (``{"status": "degraded", "rateLimits": "memory"}``),
 and asks Redis again every ``RATELIMIT_STORAGE_RECHECK`` seconds (2), going
 back to it as soon as it answers (``register``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -161,9 +162,7 @@ def submitted_email() -> str | None:
 def email_key() -> str:
     """The email tried, keyed (HMAC with the secret key) so that no address is
     written to Redis or to the limiter's log line in clear."""
-    digest = hmac.new(
-        current_app.secret_key.encode(), (submitted_email() or "").encode(), hashlib.sha256
-    )
+    digest = hmac.new(current_app.secret_key.encode(), (submitted_email() or "").encode(), hashlib.sha256)
     return f"email:{digest.hexdigest()[:32]}"
 
 
@@ -325,10 +324,7 @@ log = logging.getLogger(__name__)
 
 #: How long a process waits for Redis before counting in memory (seconds).
 STORAGE_SOCKET_TIMEOUT = 0.5
-STORAGE_DOWN = (
-    "Rate limits: Redis does not answer (%s); this process counts limits in its own memory "
-    "until it does"
-)
+STORAGE_DOWN = "Rate limits: Redis does not answer (%s); this process counts limits in its own memory until it does"
 STORAGE_BACK = "Rate limits: Redis answers again; this process counts limits in Redis"
 
 

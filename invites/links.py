@@ -13,6 +13,7 @@ Who used it, the invite link), 1.3 ms of its rendering (docs/performance.md).
 varying part per row, so the route table stays the only place that knows the
 shape of a URL.
 """
+
 from __future__ import annotations
 
 import ipaddress

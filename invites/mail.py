@@ -7,6 +7,7 @@ Python's ``email`` package. Which emails exist and when they are sent is
 ``outbox``'s business; this module only knows how to hand one to a server and
 how to read the server's answer.
 """
+
 from __future__ import annotations
 
 import logging

@@ -19,6 +19,7 @@ loggers like to print. PostgreSQL adds another way out: its constraint errors
 quote the offending value (``Key (code)=(Zx81kQ…) already exists``), and
 SQLAlchemy's ``hide_parameters`` does not reach the server's own message.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,7 @@ _CODE_PARAMETER = re.compile(r"(\bcode=)([^&\s\"';]+)", re.IGNORECASE)
 
 
 # PostgreSQL's DETAIL line of a constraint error quotes the row's values.
-_DATABASE_DETAIL = re.compile(
-    r"(Key \(.*?\)=\().*?(\) (?:already exists|is not present|conflicts with))"
-)
+_DATABASE_DETAIL = re.compile(r"(Key \(.*?\)=\().*?(\) (?:already exists|is not present|conflicts with))")
 
 
 def shorten(code: str | None, visible: int) -> str:

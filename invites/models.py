@@ -4,6 +4,7 @@ The database enforces the invariants as well as the code: CHECK constraints on
 counters and enumerations, UNIQUE on emails, codes, memberships and redemptions,
 and foreign keys everywhere a row points at another.
 """
+
 from __future__ import annotations
 
 import enum
@@ -240,9 +241,7 @@ class Redemption(db.Model):
     __table_args__ = (UniqueConstraint("invitation_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    invitation_id: Mapped[int] = mapped_column(
-        ForeignKey("company_invitations.id", ondelete="CASCADE")
-    )
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("company_invitations.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -267,13 +266,9 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(32))
     # An invitation deleted later leaves its history: the row keeps the code's short
     # form (how every screen names an invitation), never the whole code.
-    invitation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("company_invitations.id", ondelete="SET NULL")
-    )
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("company_invitations.id", ondelete="SET NULL"))
     invitation_short_code: Mapped[str | None] = mapped_column(String(16))
-    subject_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -313,9 +308,7 @@ class OutboxEmail(db.Model):
 
     __tablename__ = "email_outbox"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('confirm', 'invitation', 'resend', 'reminder', 'reset')", name="outbox_kind"
-        ),
+        CheckConstraint("kind IN ('confirm', 'invitation', 'resend', 'reminder', 'reset')", name="outbox_kind"),
         CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed')", name="outbox_state"),
         CheckConstraint("attempts >= 0", name="outbox_attempts"),
         CheckConstraint("(state = 'sent') = (sent_at IS NOT NULL)", name="outbox_sent_at"),
@@ -334,9 +327,7 @@ class OutboxEmail(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    invitation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("company_invitations.id", ondelete="CASCADE")
-    )
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("company_invitations.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(10), default=EmailState.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

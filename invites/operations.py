@@ -1,4 +1,5 @@
 """Operations: the health check, and one log line per request with no secret in it."""
+
 from __future__ import annotations
 
 import logging

@@ -19,6 +19,7 @@ re-dispatches every row that is due: retries whose backoff has passed, rows
 whose enqueue was lost (Redis down at commit), and claims whose worker died.
 It also queues the invitation reminders.
 """
+
 from __future__ import annotations
 
 import logging
@@ -253,9 +254,7 @@ def due_ids(now=None, limit: int = 500) -> list[int]:
     """Rows to dispatch again: due retries, lost enqueues, claims of dead workers."""
     now = now or utcnow()
     return list(
-        db.session.execute(
-            select(_T.c.id).where(_claimable(now)).order_by(_T.c.next_attempt_at).limit(limit)
-        ).scalars()
+        db.session.execute(select(_T.c.id).where(_claimable(now)).order_by(_T.c.next_attempt_at).limit(limit)).scalars()
     )
 
 
@@ -270,17 +269,21 @@ def queue_reminders(now=None) -> int:
     from . import invitations  # the domain module builds the email
 
     now = now or utcnow()
-    candidates = db.session.execute(
-        select(Invitation).where(
-            Invitation.email.is_not(None),
-            Invitation.reminded_at.is_(None),
-            Invitation.revoked_at.is_(None),
-            Invitation.is_active,
-            Invitation.used_count == 0,
-            Invitation.expires_at > now,
-            Invitation.expires_at <= now + REMINDER_BEFORE,
+    candidates = (
+        db.session.execute(
+            select(Invitation).where(
+                Invitation.email.is_not(None),
+                Invitation.reminded_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.is_active,
+                Invitation.used_count == 0,
+                Invitation.expires_at > now,
+                Invitation.expires_at <= now + REMINDER_BEFORE,
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     queued = 0
     for invitation in candidates:
         if invitation.expires_at - REMINDER_BEFORE < invitation.created_at:

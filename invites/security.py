@@ -3,6 +3,7 @@
 Cookies are configured in ``config.py``: ``HttpOnly`` and ``SameSite=Lax``
 always, ``Secure`` outside development.
 """
+
 from __future__ import annotations
 
 import hashlib

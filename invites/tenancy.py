@@ -1,4 +1,5 @@
 """The current company of a signed-in user (the role checks built on it are in ``web``)."""
+
 from __future__ import annotations
 
 from flask import g, session

@@ -9,6 +9,7 @@ names something its use changes, which makes the token single use:
 * invite: the invitation and its target address (proof of reading that mailbox,
   good while the invitation lasts).
 """
+
 from __future__ import annotations
 
 import enum

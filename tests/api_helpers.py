@@ -1,4 +1,5 @@
 """Helpers shared by the API tests: sign in through the API, read what the database holds."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

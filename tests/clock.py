@@ -6,6 +6,7 @@ database's clock (``invitations.db_now``, which the accept and the state changes
 by) is moved by the same offset, so the two agree as they do in production. Processes the
 suite starts with ``subprocess`` (gunicorn) keep the real clock; forked ones travel too.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ def chosen_now() -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise SystemExit(f"{VARIABLE}={raw!r} is not an ISO 8601 moment, e.g. 2027-01-31T23:59:00Z")
+        raise SystemExit(f"{VARIABLE}={raw!r} is not an ISO 8601 moment, e.g. 2027-01-31T23:59:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)

@@ -9,6 +9,7 @@ only in the SQLite pass. Tests marked ``redis`` use the Redis at
 ``TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``): outside CI they skip
 with the reason shown when it does not answer; under CI they run, and fail.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,7 @@ from invites.extensions import db
 from invites.models import Company, Membership, Role, User, utcnow
 
 from .clock import chosen_now, shift_database_clock
+from .redis_server import own_redis  # noqa: F401  (a fixture: a Redis of the test's own)
 
 CI = os.environ.get("CI", "").strip().lower() == "true"
 # Production refuses to start without a mail server: apps and servers that the tests
@@ -229,15 +231,26 @@ class Factory:
     app: object
     counter: int = 0
 
-    def user(self, email: str | None = None, *, company: Company | None = None,
-             role: Role = Role.MEMBER, name: str | None = None, verified: bool = True) -> User:
+    def user(
+        self,
+        email: str | None = None,
+        *,
+        company: Company | None = None,
+        role: Role = Role.MEMBER,
+        name: str | None = None,
+        verified: bool = True,
+    ) -> User:
         """A user, with a verified address unless ``verified=False`` (like ``create-user``)."""
         with self.app.app_context():
             self.counter += 1
             email = email or f"user{self.counter}@example.com"
             user = accounts.create_account(
-                email=email, password=PASSWORD, name=name or email.split("@")[0].title(),
-                company=db.session.merge(company) if company else None, role=role, verified=verified,
+                email=email,
+                password=PASSWORD,
+                name=name or email.split("@")[0].title(),
+                company=db.session.merge(company) if company else None,
+                role=role,
+                verified=verified,
             )
             db.session.refresh(user)
             db.session.expunge(user)
@@ -248,7 +261,10 @@ class Factory:
         with self.app.app_context():
             owner = accounts.create_account(
                 email=owner_email or f"owner-{name.lower().replace(' ', '-')}@example.com",
-                password=PASSWORD, name=f"{name} Owner", company_name=name, verified=True,
+                password=PASSWORD,
+                name=f"{name} Owner",
+                company_name=name,
+                verified=True,
             )
             company = db.session.execute(
                 sa.select(Company).join(Membership).where(Membership.user_id == owner.id)
@@ -310,7 +326,8 @@ def age_audit_trail(app, seconds: int = 60) -> None:
         rows = db.session.execute(sa.select(AuditEvent.id, AuditEvent.created_at)).all()
         for row in rows:
             db.session.execute(
-                sa.update(AuditEvent).where(AuditEvent.id == row.id)
+                sa.update(AuditEvent)
+                .where(AuditEvent.id == row.id)
                 .values(created_at=row.created_at - timedelta(seconds=seconds))
             )
         db.session.commit()

@@ -1,4 +1,5 @@
 """A demo company at scale (``invites.demo``) in the test database, for a whole test module."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

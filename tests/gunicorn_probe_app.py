@@ -4,6 +4,7 @@ two test-only routes that let the test steer a request to a chosen worker.
 ``INVITES_TEST_RATES`` (JSON) lowers some rates of ``invites/limits.py``, so a
 test reaches a limit in a few requests; every other setting is the environment's.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,5 +39,6 @@ def where():
     """What the app believes about the request: scheme, prefix, client address, own links."""
     from invites.links import public_base
 
-    return jsonify(scheme=request.scheme, scriptRoot=request.script_root, remoteAddr=request.remote_addr,
-                   publicBase=public_base())
+    return jsonify(
+        scheme=request.scheme, scriptRoot=request.script_root, remoteAddr=request.remote_addr, publicBase=public_base()
+    )

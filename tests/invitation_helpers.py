@@ -1,4 +1,5 @@
 """Invitations in a given state, and snapshots of what the database holds about them."""
+
 from __future__ import annotations
 
 import html

@@ -5,6 +5,7 @@ Builds the app from the environment (``DATABASE_URL``, ``REDIS_URL``,
 and prints their statuses as JSON. ``test_limits_redis`` runs it twice, one
 process after the other, to show whether they share one counter.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,7 @@ def main(email: str, attempts: int) -> None:
     )
     client = app.test_client()
     statuses = [
-        client.post("/login", data={"email": email, "password": "wrong password"}).status_code
-        for _ in range(attempts)
+        client.post("/login", data={"email": email, "password": "wrong password"}).status_code for _ in range(attempts)
     ]
     print(json.dumps({"statuses": statuses, "storage": type(limiter.storage).__name__}))
 

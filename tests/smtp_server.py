@@ -4,6 +4,7 @@ It keeps every message it accepted; ``mode`` makes it answer as a server in
 trouble would: ``"accept"``, ``"tempfail"`` (451 to the data), ``"reject"``
 (550), or ``"stall"`` (wait before answering the data, for kill tests).
 """
+
 from __future__ import annotations
 
 import email

@@ -1,4 +1,5 @@
 """Count (and keep) the SQL statements an engine sends: query budgets and EXPLAIN tests."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

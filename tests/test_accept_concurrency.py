@@ -6,6 +6,7 @@ its own user. A barrier releases them together. Some tests also hold every
 request after it has read the invitation (``gated``), so that whatever was
 read can be stale by the time the conditional UPDATE decides.
 """
+
 from __future__ import annotations
 
 import logging
@@ -75,8 +76,15 @@ def _browser(url, user_id, code, start, checked, go, results):
         body = response.get_data(as_text=True)
         main = re.search(r"<main.*?</main>", body, re.S)
         detail = " ".join((main.group(0) if main else body).split())[:300]
-        results.put((user_id, response.status_code, response.headers.get("Location"), alert(body),
-                     "\n".join(errors.lines) or detail))
+        results.put(
+            (
+                user_id,
+                response.status_code,
+                response.headers.get("Location"),
+                alert(body),
+                "\n".join(errors.lines) or detail,
+            )
+        )
     except BaseException as exc:  # report everything: a hang or a lost result would hide it
         if checked is not None:
             checked.abort()
@@ -183,7 +191,11 @@ def test_a_pause_committed_while_accepts_are_in_flight_admits_none_after_it(app,
     outcomes = race(app, database_url, code, [u.id for u in users], gated=True, while_in_flight=pause)
     assert {(o[1], o[3]) for o in outcomes} == {(409, PAUSED)}
     assert stored(app, code, company.id) == {
-        "used_count": 0, "status": "PENDING", "redeemed_by": set(), "new_members": set(), "accept_events": 0,
+        "used_count": 0,
+        "status": "PENDING",
+        "redeemed_by": set(),
+        "new_members": set(),
+        "accept_events": 0,
     }
     assert invitation_row(app, code)["is_active"] is False
 
@@ -197,7 +209,11 @@ def test_requests_that_all_read_an_open_invitation_still_fill_it_exactly(app, ma
     assert Counter((o[1], o[3]) for o in outcomes) == {(302, None): 5, (409, FULL): 7}
     winners = {o[0] for o in outcomes if o[1] == 302}
     assert stored(app, code, company.id) == {
-        "used_count": 5, "status": "ACCEPTED", "redeemed_by": winners, "new_members": winners, "accept_events": 5,
+        "used_count": 5,
+        "status": "ACCEPTED",
+        "redeemed_by": winners,
+        "new_members": winners,
+        "accept_events": 5,
     }
 
 
@@ -209,7 +225,11 @@ def test_the_same_user_pressing_join_three_times_at_once_takes_one_use(app, make
     outcomes = race(app, database_url, code, [user.id] * 3, gated=gated)
     assert Counter((o[1], o[3]) for o in outcomes) == {(302, None): 1, (409, "You are already a member of Acme"): 2}
     assert stored(app, code, company.id) == {
-        "used_count": 1, "status": "PENDING", "redeemed_by": {user.id}, "new_members": {user.id}, "accept_events": 1,
+        "used_count": 1,
+        "status": "PENDING",
+        "redeemed_by": {user.id},
+        "new_members": {user.id},
+        "accept_events": 1,
     }
     with app.app_context():
         assert db.session.scalar(sa.select(Invitation.used_count).where(Invitation.code == code)) == 1

@@ -1,4 +1,5 @@
 """The JSON API: login, each endpoint's answers, bad input, cross-site refusals, the description."""
+
 from __future__ import annotations
 
 import re
@@ -92,9 +93,7 @@ def test_login_answers_user_and_companies(client, make, acme):
 
 
 @pytest.mark.parametrize("env, secure", [("development", False), ("production", True)])
-def test_login_cookie_is_httponly_lax_and_secure_outside_development(
-    database_url, monkeypatch, env, secure
-):
+def test_login_cookie_is_httponly_lax_and_secure_outside_development(database_url, monkeypatch, env, secure):
     """The cookie as configured from the environment (the test config leaves these out)."""
     from invites import create_app
 
@@ -104,7 +103,9 @@ def test_login_cookie_is_httponly_lax_and_secure_outside_development(
     monkeypatch.setenv("SECRET_KEY", "cookie-test-secret")
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     monkeypatch.setenv("PUBLIC_URL", "http://localhost")  # production requires it; the test client's host
-    config = {k: v for k, v in base_config(database_url).items() if not k.startswith(("SECRET_KEY", "SESSION_", "REMEMBER_"))}
+    config = {
+        k: v for k, v in base_config(database_url).items() if not k.startswith(("SECRET_KEY", "SESSION_", "REMEMBER_"))
+    }
     app = create_app(config)
     try:
         Factory(app).company("Acme", owner_email="boss@example.com")
@@ -320,7 +321,11 @@ def test_validate_answers_remaining_uses_and_company_with_email_masked(owner_cli
     assert body["valid"] is True
     assert body["invitation"]["company"] == {"id": company.id, "name": "Acme"}
     assert body["invitation"]["email"] == "j***@example.com"
-    assert (body["invitation"]["maxUses"], body["invitation"]["usedCount"], body["invitation"]["remainingUses"]) == (5, 0, 5)
+    assert (body["invitation"]["maxUses"], body["invitation"]["usedCount"], body["invitation"]["remainingUses"]) == (
+        5,
+        0,
+        5,
+    )
     assert "id" not in body["invitation"]
 
 
@@ -384,9 +389,7 @@ def test_accept_joins_as_member_and_counts_the_use(owner_client, app, make, acme
         "invitation": {"usedCount": 1, "maxUses": 2, "remainingUses": 1, "status": "PENDING"},
     }
     with app.app_context():
-        membership = db.session.execute(
-            sa.select(Membership).where(Membership.user_id == user.id)
-        ).scalar_one()
+        membership = db.session.execute(sa.select(Membership).where(Membership.user_id == user.id)).scalar_one()
         assert (membership.company_id, membership.role) == (company.id, "MEMBER")
     assert count(app, Redemption) == 1
 
@@ -669,10 +672,7 @@ def test_the_description_is_valid_openapi_3_1(client):
 def test_the_description_is_public_and_names_the_status_codes(client):
     document = client.get("/api/openapi.json").get_json()
     statuses = {
-        code
-        for item in document["paths"].values()
-        for operation in item.values()
-        for code in operation["responses"]
+        code for item in document["paths"].values() for operation in item.values() for code in operation["responses"]
     }
     assert {"200", "201", "400", "401", "403", "404", "409", "413", "415"} <= statuses
     toggle = document["paths"]["/api/companies/invitations/{invitation_id}/toggle"]["post"]
@@ -690,8 +690,7 @@ def test_the_rate_limited_operations_describe_their_429(client):
         for operation in item.values()
         if "429" in operation["responses"]
     }
-    assert limited == {"login", "createInvitation", "validateInvitation", "acceptInvitation",
-                       "resendInvitationEmail"}
+    assert limited == {"login", "createInvitation", "validateInvitation", "acceptInvitation", "resendInvitationEmail"}
     answer = document["components"]["responses"]["TooManyRequests"]
     assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}

@@ -7,6 +7,7 @@ with a body its schema allows; schemathesis's other default checks run too
 (schema-invalid input refused, authentication enforced, 405 for other methods). Examples are derandomised so
 that CI sends the same requests on every run.
 """
+
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
@@ -57,9 +58,9 @@ def owned_app(app, make):
         creator = db.session.get(User, owner.id)
         for uses in (1, 2, 5):
             invitations.create(company.id, creator, invitations.parse_new_invitation(None, uses, 7))
-    app.config["OWNER_COOKIE"] = SimpleCookie(
-        api_login(app.test_client(), OWNER).headers["Set-Cookie"]
-    )["session"].value
+    app.config["OWNER_COOKIE"] = SimpleCookie(api_login(app.test_client(), OWNER).headers["Set-Cookie"])[
+        "session"
+    ].value
     return app
 
 

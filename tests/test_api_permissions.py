@@ -1,4 +1,5 @@
 """Who may call what: every role × every endpoint, with what must (and must not) change."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,15 +50,14 @@ def world(app, make) -> World:
     make.user(EMAILS["other_admin"], company=globex, role=Role.ADMIN)
     with app.app_context():
         creator = db.session.get(User, owner.id)
-        invitation = invitations.create(
-            acme.id, creator, invitations.parse_new_invitation(None, 3, 7)
-        )
+        invitation = invitations.create(acme.id, creator, invitations.parse_new_invitation(None, 3, 7))
         return World(acme.id, globex.id, invitation.id, invitation.code)
 
 
 def state(app, world: World) -> dict:
     """Everything the API could change, as one comparable mapping."""
     with app.app_context():
+
         def rows(model, *where):
             return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
@@ -100,32 +100,53 @@ REVOKED = {"revoked": True, "audit_events": +1}
 # endpoint: {actor: (status, change)}
 MATRIX = {
     "list": {
-        "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (200, NOTHING),
-        "owner": (200, NOTHING), "other_admin": (200, NOTHING),
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, NOTHING),
+        "owner": (200, NOTHING),
+        "other_admin": (200, NOTHING),
     },
     "create": {
-        "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (201, CREATED_IN_ACME),
-        "owner": (201, CREATED_IN_ACME), "other_admin": (201, CREATED_IN_GLOBEX),
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (201, CREATED_IN_ACME),
+        "owner": (201, CREATED_IN_ACME),
+        "other_admin": (201, CREATED_IN_GLOBEX),
     },
     "validate": {
-        "anonymous": (401, NOTHING), "member": (200, NOTHING), "admin": (200, NOTHING),
-        "owner": (200, NOTHING), "other_admin": (200, NOTHING),
+        "anonymous": (401, NOTHING),
+        "member": (200, NOTHING),
+        "admin": (200, NOTHING),
+        "owner": (200, NOTHING),
+        "other_admin": (200, NOTHING),
     },
     "accept": {
-        "anonymous": (401, NOTHING), "member": (409, NOTHING), "admin": (409, NOTHING),
-        "owner": (409, NOTHING), "other_admin": (200, JOINED_ACME),
+        "anonymous": (401, NOTHING),
+        "member": (409, NOTHING),
+        "admin": (409, NOTHING),
+        "owner": (409, NOTHING),
+        "other_admin": (200, JOINED_ACME),
     },
     "toggle": {
-        "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (200, PAUSED),
-        "owner": (200, PAUSED), "other_admin": (404, NOTHING),
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, PAUSED),
+        "owner": (200, PAUSED),
+        "other_admin": (404, NOTHING),
     },
     "revoke": {
-        "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (200, REVOKED),
-        "owner": (200, REVOKED), "other_admin": (404, NOTHING),
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, REVOKED),
+        "owner": (200, REVOKED),
+        "other_admin": (404, NOTHING),
     },
     "resend": {
-        "anonymous": (401, NOTHING), "member": (403, NOTHING), "admin": (409, NOTHING),
-        "owner": (409, NOTHING), "other_admin": (404, NOTHING),
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (409, NOTHING),
+        "owner": (409, NOTHING),
+        "other_admin": (404, NOTHING),
     },
     "login_wrong_password": {actor: (401, NOTHING) for actor in ACTORS},
     "logout": {actor: (200, NOTHING) for actor in ACTORS},
@@ -170,9 +191,16 @@ def test_matrix_covers_every_api_route(app):
     """A new API endpoint must join the matrix."""
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
     assert endpoints == {
-        "api.list_invitations", "api.create_invitation", "api.validate_invitation",
-        "api.accept_invitation", "api.toggle_invitation", "api.revoke_invitation",
-        "api.resend_invitation_email", "api.login", "api.logout", "api.openapi_json",
+        "api.list_invitations",
+        "api.create_invitation",
+        "api.validate_invitation",
+        "api.accept_invitation",
+        "api.toggle_invitation",
+        "api.revoke_invitation",
+        "api.resend_invitation_email",
+        "api.login",
+        "api.logout",
+        "api.openapi_json",
     }
 
 

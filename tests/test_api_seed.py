@@ -1,4 +1,5 @@
 """Seed 003's "Testing" section, run as written, after signing in with POST /api/auth/login."""
+
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
@@ -29,9 +30,7 @@ def test_create_with_max_uses_toggle_and_validate_while_paused(app, make):
     cookie = session_cookie(app.test_client(), "owner@company.com")
 
     # Test Create with Max Uses
-    created = curl(
-        app, "POST", CREATE, cookie, json={"email": "team@company.com", "expiresInDays": 7, "maxUses": 5}
-    )
+    created = curl(app, "POST", CREATE, cookie, json={"email": "team@company.com", "expiresInDays": 7, "maxUses": 5})
     assert created.status_code == 201
     invitation = created.get_json()["invitation"]
     assert invitation["code"]

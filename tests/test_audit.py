@@ -1,4 +1,5 @@
 """The audit trail: domain queries, the company activity page, and the events partial."""
+
 from __future__ import annotations
 
 import html
@@ -55,8 +56,13 @@ def test_company_events_newest_first_with_who_and_what(app, acme):
         page = audit.company_events(company.id)
         actions = [event.action for event in page.items]
         assert actions == [
-            "member.remove", "member.role_change", "invitation.revoke", "invitation.accept",
-            "invitation.start", "invitation.pause", "invitation.create",
+            "member.remove",
+            "member.role_change",
+            "invitation.revoke",
+            "invitation.accept",
+            "invitation.start",
+            "invitation.pause",
+            "invitation.create",
         ]
         assert page.page == 1 and not page.has_next and not page.has_prev
         accept = page.items[3]
@@ -91,8 +97,13 @@ def test_invitation_events_are_that_invitations_story(app, acme):
         other = invitations.create(company.id, owner, new())
         invitation = invitations.find_by_code(code)
         story = [e.action for e in audit.invitation_events(invitation.id)]
-        assert story == ["invitation.revoke", "invitation.accept", "invitation.start",
-                         "invitation.pause", "invitation.create"]
+        assert story == [
+            "invitation.revoke",
+            "invitation.accept",
+            "invitation.start",
+            "invitation.pause",
+            "invitation.create",
+        ]
         assert [e.action for e in audit.invitation_events(other.id)] == ["invitation.create"]
 
 
@@ -282,7 +293,9 @@ def test_a_role_change_to_the_same_role_records_nothing(app, client, make):
     before = audit_count(app)
     assert client.post(f"/company/members/{membership_id}/role", data={"role": "ADMIN"}).status_code == 302
     # The only owner "made owner" again is no change either, not a refusal.
-    response = client.post(f"/company/members/{owner_membership_id}/role", data={"role": "OWNER"}, follow_redirects=True)
+    response = client.post(
+        f"/company/members/{owner_membership_id}/role", data={"role": "OWNER"}, follow_redirects=True
+    )
     assert accounts.LAST_OWNER not in response.get_data(as_text=True)
     assert audit_count(app) == before
     assert client.post(f"/company/members/{membership_id}/role", data={"role": "MEMBER"}).status_code == 302

@@ -1,4 +1,5 @@
 """Register, log in, log out, and where ``next`` may send a user."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -66,9 +67,7 @@ def test_email_is_stored_lowercase_and_unique_regardless_of_case(client, app):
         ({"name": "x" * 101}, b"Enter your name (at most 100 characters)."),
     ],
 )
-def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing(
-    client, app, overrides, field_message
-):
+def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing(client, app, overrides, field_message):
     response = register(client, **overrides)
     assert response.status_code == 422
     assert field_message in response.data
@@ -158,9 +157,7 @@ def test_anonymous_is_sent_to_login_and_back(client, make):
 )
 def test_next_only_redirects_on_site(client, make, payload):
     make.company("Acme", owner_email="boss@example.com")
-    response = client.post(
-        "/login", data={"email": "boss@example.com", "password": PASSWORD, "next": payload}
-    )
+    response = client.post("/login", data={"email": "boss@example.com", "password": PASSWORD, "next": payload})
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard"
 
@@ -224,8 +221,19 @@ def test_the_user_loader_reads_one_row_and_keeps_nothing_in_the_session(app, mak
         assert (user.id, user.email, user.is_authenticated, user.get_id()) == (owner_id, owner_email, True, session_id)
         assert not [obj for obj in db.session.identity_map.values() if isinstance(obj, User)]
         token = session_id.partition(":")[2]
-        for unknown in ("999999", "0", "-1", "abc", "1e3", str(2**40), str(owner_id), f"{owner_id}:", f"{owner_id}:x",
-                        f"999999:{token}", f"{owner_id}:{token}x"):
+        for unknown in (
+            "999999",
+            "0",
+            "-1",
+            "abc",
+            "1e3",
+            str(2**40),
+            str(owner_id),
+            f"{owner_id}:",
+            f"{owner_id}:x",
+            f"999999:{token}",
+            f"{owner_id}:{token}x",
+        ):
             assert load_user(unknown) is None, unknown
 
 

@@ -11,6 +11,7 @@ tag or attribute the templates do not write themselves.
 Examples are derandomised under ``CI=true`` so that CI sends the same requests
 on every run; elsewhere each run explores new ones.
 """
+
 from __future__ import annotations
 
 import html
@@ -53,9 +54,30 @@ MARKUP = [
     "</textarea><style>*{}</style>",
 ]
 SPECIAL_TEXT = [
-    "", " ", "\x00", "a\x00b", "\t\n", "\u200b", "\ufeff", "null", "None", "undefined", "[]", "{}",
-    "ünïcødé", "日本語", "🙂" * 3, "Ⅻ", "١٢", "５", "\u202eevil", "%00", "%s%n", "../../etc/passwd",
-    "' OR '1'='1", "x" * 10_000,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\t\n",
+    "\u200b",
+    "\ufeff",
+    "null",
+    "None",
+    "undefined",
+    "[]",
+    "{}",
+    "ünïcødé",
+    "日本語",
+    "🙂" * 3,
+    "Ⅻ",
+    "١٢",
+    "５",
+    "\u202eevil",
+    "%00",
+    "%s%n",
+    "../../etc/passwd",
+    "' OR '1'='1",
+    "x" * 10_000,
 ]
 #: 10 kB of one character: cheap to generate, as long as a real attack's string.
 ten_kilobytes = st.characters(codec="utf-8").map(lambda c: c * 10_000)
@@ -71,35 +93,74 @@ number_text = st.one_of(
     st.integers(min_value=-5, max_value=120).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str),
-    st.sampled_from(["", " 5 ", "007", "0" * 40 + "9", "1e2", "0x10", "+5", "-0", "5.0", "5,0", "٣",
-                     "１０", "9" * 10_000, "2147483648", "9223372036854775808"]),
+    st.sampled_from(
+        [
+            "",
+            " 5 ",
+            "007",
+            "0" * 40 + "9",
+            "1e2",
+            "0x10",
+            "+5",
+            "-0",
+            "5.0",
+            "5,0",
+            "٣",
+            "１０",
+            "9" * 10_000,
+            "2147483648",
+            "9223372036854775808",
+        ]
+    ),
     nasty_text,
 )
 VALID_EMAIL = r"[a-z0-9]{1,12}(\.[a-z0-9]{1,6})?@(example|acme|globex)\.(com|org|io)"
 #: Valid addresses holding characters that mean something in HTML: shown on cards, escaped.
-ODD_VALID_EMAILS = ["o'brien@example.com", "a&b@example.com", "x+{y}@example.com", "jo=1@example.com",
-                    "a/b@example.com", "ünï@exämple.com"]
+ODD_VALID_EMAILS = [
+    "o'brien@example.com",
+    "a&b@example.com",
+    "x+{y}@example.com",
+    "jo=1@example.com",
+    "a/b@example.com",
+    "ünï@exämple.com",
+]
 valid_emails = st.one_of(st.from_regex(VALID_EMAIL, fullmatch=True), st.sampled_from(ODD_VALID_EMAILS))
 invalid_emails = st.one_of(
     st.sampled_from(MARKUP).map(lambda m: m + "@example.com"),
     st.sampled_from(MARKUP).map(lambda m: f'"{m}"@example.com'),
-    st.sampled_from(["plainaddress", "@example.com", "a@", "a@@example.com", "a b@example.com",
-                     "a\x00@example.com", "a@exa\x00mple.com", "a" * 250 + "@example.com",
-                     "x@<script>.com", "a@example..com"]),
+    st.sampled_from(
+        [
+            "plainaddress",
+            "@example.com",
+            "a@",
+            "a@@example.com",
+            "a b@example.com",
+            "a\x00@example.com",
+            "a@exa\x00mple.com",
+            "a" * 250 + "@example.com",
+            "x@<script>.com",
+            "a@example..com",
+        ]
+    ),
 )
 any_email = st.one_of(valid_emails, invalid_emails, nasty_text)
 #: (email, whether it is valid): True, False, or None when only the domain knows.
 tagged_email = st.one_of(
-    st.none().map(lambda e: (e, True)), st.just("  ").map(lambda e: (e, True)),
-    valid_emails.map(lambda e: (e, True)), invalid_emails.map(lambda e: (e, False)),
+    st.none().map(lambda e: (e, True)),
+    st.just("  ").map(lambda e: (e, True)),
+    valid_emails.map(lambda e: (e, True)),
+    invalid_emails.map(lambda e: (e, False)),
     nasty_text.map(lambda e: (e, None)),
 )
 # JSON values of every type, for fields of JSON bodies.
 json_value = st.recursive(
     st.one_of(
-        st.none(), st.booleans(),
-        st.integers(min_value=-(10**40), max_value=10**40), st.integers(min_value=-3, max_value=110),
-        st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1.5, 5.0, 1e300, -0.0]),
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**40), max_value=10**40),
+        st.integers(min_value=-3, max_value=110),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from([1.5, 5.0, 1e300, -0.0]),
         nasty_text,
     ),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
@@ -108,8 +169,21 @@ json_value = st.recursive(
 # Path segments where an id goes.
 id_segment = st.one_of(
     st.integers(min_value=-(10**25), max_value=10**25).map(str),
-    st.sampled_from(["0", "1", "2147483647", "2147483648", "9223372036854775807", "9223372036854775808",
-                     "1.5", "1e3", "abc", "%00", "-1"]),
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "2147483647",
+            "2147483648",
+            "9223372036854775807",
+            "9223372036854775808",
+            "1.5",
+            "1e3",
+            "abc",
+            "%00",
+            "-1",
+        ]
+    ),
     st.text(min_size=1, max_size=12).map(lambda s: quote(s, safe="")),
 )
 
@@ -126,8 +200,15 @@ def stored(app) -> dict:
             "companies": rows(sa.select(Company.id, Company.name).order_by(Company.id)),
             "memberships": rows(sa.select(Membership.id, Membership.user_id, Membership.role).order_by(Membership.id)),
             "invitations": rows(
-                sa.select(Invitation.id, Invitation.used_count, Invitation.is_active, Invitation.revoked_at,
-                          Invitation.status, Invitation.email, Invitation.max_uses).order_by(Invitation.id)
+                sa.select(
+                    Invitation.id,
+                    Invitation.used_count,
+                    Invitation.is_active,
+                    Invitation.revoked_at,
+                    Invitation.status,
+                    Invitation.email,
+                    Invitation.max_uses,
+                ).order_by(Invitation.id)
             ),
             "redemptions": rows(sa.select(Redemption.id).order_by(Redemption.id)),
             "audit_events": rows(sa.select(AuditEvent.id).order_by(AuditEvent.id)),
@@ -265,7 +346,9 @@ def test_dashboard_create_form(world, tagged, max_uses, expires, htmx):
     app = world["app"]
     email, email_valid = tagged
     client = signed_in(app)
-    data = {k: v for k, v in {"email": email, "max_uses": max_uses, "expires_in_days": expires}.items() if v is not None}
+    data = {
+        k: v for k, v in {"email": email, "max_uses": max_uses, "expires_in_days": expires}.items() if v is not None
+    }
     headers = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"} if htmx else {}
     before = stored(app)
     response = client.post("/dashboard/company/invitations", data=data, headers=headers)
@@ -297,8 +380,10 @@ def test_dashboard_create_form(world, tagged, max_uses, expires, htmx):
 
 
 @SETTINGS
-@given(email=st.one_of(st.none(), any_email, st.just(OWNER), st.just(" BOSS@example.com ")),
-       password=st.one_of(st.none(), nasty_text, st.just(PASSWORD)))
+@given(
+    email=st.one_of(st.none(), any_email, st.just(OWNER), st.just(" BOSS@example.com ")),
+    password=st.one_of(st.none(), nasty_text, st.just(PASSWORD)),
+)
 def test_login_form(world, email, password):
     app = world["app"]
     client = app.test_client()
@@ -338,16 +423,30 @@ def test_register_form(world, name, email, password, confirm_same, company_name)
     app = world["app"]
     client = app.test_client()
     confirm = password if confirm_same else "something else entirely"
-    data = {k: v for k, v in {"name": name, "email": email, "password": password, "confirm": confirm,
-                              "company_name": company_name}.items() if v is not None}
+    data = {
+        k: v
+        for k, v in {
+            "name": name,
+            "email": email,
+            "password": password,
+            "confirm": confirm,
+            "company_name": company_name,
+        }.items()
+        if v is not None
+    }
     before = stored(app)
     response = client.post("/register", data=data)
     body = assert_answered_safely(response)
     plain_name = (name or "").strip()
     surely_wrong = (
-        not plain_name or len(plain_name) > accounts.NAME_MAX_LENGTH or accounts.has_control_characters(plain_name)
-        or not password or not 8 <= len(password) <= accounts.PASSWORD_MAX_LENGTH or confirm != password
-        or not email or "@" not in email
+        not plain_name
+        or len(plain_name) > accounts.NAME_MAX_LENGTH
+        or accounts.has_control_characters(plain_name)
+        or not password
+        or not 8 <= len(password) <= accounts.PASSWORD_MAX_LENGTH
+        or confirm != password
+        or not email
+        or "@" not in email
     )
     if response.status_code == 422:
         assert stored(app) == before
@@ -364,13 +463,18 @@ def test_register_form(world, name, email, password, confirm_same, company_name)
 
 
 @SETTINGS
-@given(target=st.one_of(st.sampled_from(["mia", "owner", "hank"]), id_segment),
-       role=st.one_of(st.none(), st.sampled_from(["ADMIN", "MEMBER", "OWNER", "admin"]), nasty_text))
+@given(
+    target=st.one_of(st.sampled_from(["mia", "owner", "hank"]), id_segment),
+    role=st.one_of(st.none(), st.sampled_from(["ADMIN", "MEMBER", "OWNER", "admin"]), nasty_text),
+)
 def test_members_role_change(world, target, role):
     app = world["app"]
     client = signed_in(app)
-    segment = {"mia": world["mia_membership"], "owner": world["owner_membership"],
-               "hank": world["hank_membership"]}.get(target, target)
+    segment = {
+        "mia": world["mia_membership"],
+        "owner": world["owner_membership"],
+        "hank": world["hank_membership"],
+    }.get(target, target)
     path = f"/company/members/{segment}/role"
     reached = routed_id(app, path)
     target = {world["mia_membership"]: "mia", world["owner_membership"]: "owner"}.get(reached, "none")
@@ -397,9 +501,16 @@ def test_members_role_change(world, target, role):
 
 
 @SETTINGS
-@given(code=st.one_of(st.just("GOOD"), st.just("THEIRS"), nasty_text, ten_kilobytes,
-                      st.text(alphabet="abcdefABCDEF0123456789-_", min_size=1, max_size=80)),
-       method=st.sampled_from(["get", "post"]))
+@given(
+    code=st.one_of(
+        st.just("GOOD"),
+        st.just("THEIRS"),
+        nasty_text,
+        ten_kilobytes,
+        st.text(alphabet="abcdefABCDEF0123456789-_", min_size=1, max_size=80),
+    ),
+    method=st.sampled_from(["get", "post"]),
+)
 def test_invite_page_and_accept(world, make, code, method):
     app = world["app"]
     client, user = new_user_client(app, make)
@@ -446,17 +557,39 @@ def error_of(response) -> str:
 
 raw_bodies = st.one_of(
     st.binary(max_size=60),
-    st.sampled_from([b"", b"null", b"[]", b'"x"', b"{", b'{"email": "\\ud800"}', b"[" * 5000, b'{"a":1}' * 3,
-                     b"\xff\xfe", b'{"email": 1e999}', b'{"email": ' + b"9" * 5000 + b"}"]),
+    st.sampled_from(
+        [
+            b"",
+            b"null",
+            b"[]",
+            b'"x"',
+            b"{",
+            b'{"email": "\\ud800"}',
+            b"[" * 5000,
+            b'{"a":1}' * 3,
+            b"\xff\xfe",
+            b'{"email": 1e999}',
+            b'{"email": ' + b"9" * 5000 + b"}",
+        ]
+    ),
 )
 
 
 @SETTINGS
-@given(body=st.one_of(
-    st.fixed_dictionaries({}, optional={"email": st.one_of(json_value, any_email, st.just(OWNER)),
-                                        "password": st.one_of(json_value, st.just(PASSWORD))}),
-    json_value,
-), raw=st.one_of(st.none(), raw_bodies), content_type=st.sampled_from(["application/json", "text/plain", None]))
+@given(
+    body=st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "email": st.one_of(json_value, any_email, st.just(OWNER)),
+                "password": st.one_of(json_value, st.just(PASSWORD)),
+            },
+        ),
+        json_value,
+    ),
+    raw=st.one_of(st.none(), raw_bodies),
+    content_type=st.sampled_from(["application/json", "text/plain", None]),
+)
 def test_api_login(world, body, raw, content_type):
     app = world["app"]
     client = app.test_client()
@@ -467,8 +600,13 @@ def test_api_login(world, body, raw, content_type):
         response = client.post(LOGIN, data=raw, content_type=content_type)
     assert_answered_safely(response)
     assert stored(app) == before
-    right = (raw is None and content_type != "text/plain" and isinstance(body, dict)
-             and body.get("email") == OWNER and body.get("password") == PASSWORD)
+    right = (
+        raw is None
+        and content_type != "text/plain"
+        and isinstance(body, dict)
+        and body.get("email") == OWNER
+        and body.get("password") == PASSWORD
+    )
     if right:
         assert response.status_code == 200
         return
@@ -492,12 +630,17 @@ def expected_json_number(value, present: bool, low: int, high: int, default: int
 
 
 @SETTINGS
-@given(body=st.fixed_dictionaries({}, optional={
-    "email": st.one_of(json_value, valid_emails, invalid_emails, st.sampled_from([None, "", "  "])),
-    "maxUses": st.one_of(json_value, st.integers(min_value=1, max_value=100)),
-    "expiresInDays": st.one_of(json_value, st.integers(min_value=1, max_value=30)),
-    "extra": json_value,
-}))
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "email": st.one_of(json_value, valid_emails, invalid_emails, st.sampled_from([None, "", "  "])),
+            "maxUses": st.one_of(json_value, st.integers(min_value=1, max_value=100)),
+            "expiresInDays": st.one_of(json_value, st.integers(min_value=1, max_value=30)),
+            "extra": json_value,
+        },
+    )
+)
 def test_api_create(world, body):
     app = world["app"]
     client = api_client(app)
@@ -532,7 +675,9 @@ def test_api_create(world, body):
 
 
 code_values = st.one_of(
-    st.sampled_from(["GOOD", "THEIRS"]), json_value, ten_kilobytes,
+    st.sampled_from(["GOOD", "THEIRS"]),
+    json_value,
+    ten_kilobytes,
     st.text(alphabet="abcdefABCDEF0123456789-_", min_size=1, max_size=80),
 )
 
@@ -543,7 +688,9 @@ def test_api_validate_and_accept(world, make, code, accept, with_code):
     app = world["app"]
     user = make.user()
     client = api_client(app, user.email)
-    code = {"GOOD": world["good_code"], "THEIRS": world["their_code"]}.get(code, code) if isinstance(code, str) else code
+    code = (
+        {"GOOD": world["good_code"], "THEIRS": world["their_code"]}.get(code, code) if isinstance(code, str) else code
+    )
     before = stored(app)
     payload = json.dumps({"code": code} if with_code else {})
     response = client.post(ACCEPT if accept else VALIDATE, data=payload, content_type="application/json")
@@ -570,8 +717,11 @@ def test_api_validate_and_accept(world, make, code, accept, with_code):
 
 
 @SETTINGS
-@given(target=st.one_of(st.sampled_from(["ours", "theirs"]), id_segment), revoke=st.booleans(),
-       raw=st.one_of(st.none(), raw_bodies))
+@given(
+    target=st.one_of(st.sampled_from(["ours", "theirs"]), id_segment),
+    revoke=st.booleans(),
+    raw=st.one_of(st.none(), raw_bodies),
+)
 def test_api_toggle_and_revoke(world, target, revoke, raw):
     app = world["app"]
     client = api_client(app)

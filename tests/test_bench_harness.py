@@ -1,4 +1,5 @@
 """The pieces of ``make bench`` that must be right for its numbers to mean anything."""
+
 from __future__ import annotations
 
 import http.client
@@ -57,7 +58,9 @@ def test_seed_is_consistent(app, seeded):
     assert all(used == redeemed <= max_uses for used, max_uses, redeemed in rows)
     assert ready_members == 0
     assert hashes == 1
-    assert seeded.states["event"] == 3 and {"active", "paused", "fully_used", "expired", "revoked"} <= set(seeded.states)
+    assert seeded.states["event"] == 3 and {"active", "paused", "fully_used", "expired", "revoked"} <= set(
+        seeded.states
+    )
 
 
 def test_seed_refuses_a_second_run_on_the_same_domain(app, seeded):
@@ -66,12 +69,16 @@ def test_seed_refuses_a_second_run_on_the_same_domain(app, seeded):
 
 
 def test_seed_demo_command(runner, app):
-    result = runner.invoke(args=["seed-demo", "--invitations", "50", "--users", "10", "--email-domain", "cli.example.com"])
+    result = runner.invoke(
+        args=["seed-demo", "--invitations", "50", "--users", "10", "--email-domain", "cli.example.com"]
+    )
     assert result.exit_code == 0, result.output
     assert "50 invitations" in result.output and "10 users ready to accept" in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)) == 50
-    again = runner.invoke(args=["seed-demo", "--invitations", "50", "--users", "10", "--email-domain", "cli.example.com"])
+    again = runner.invoke(
+        args=["seed-demo", "--invitations", "50", "--users", "10", "--email-domain", "cli.example.com"]
+    )
     assert again.exit_code != 0 and "already exist" in again.output
 
 
@@ -127,10 +134,18 @@ def test_each_worker_takes_an_equal_share_of_the_connections_with_one_to_keep_al
 @pytest.mark.sqlite
 def test_gunicorn_instance_starts_serves_and_stops(database_url, tmp_path):
     instance = servers.start(
-        {"INVITES_ENV": "production", "SECRET_KEY": "x" * 32, "PUBLIC_URL": "http://127.0.0.1", "DATABASE_URL": database_url,
-         "RATELIMIT_ENABLED": "false"},
-        workers=1, threads=1, log_path=tmp_path / "gunicorn.log",
-        worker_class="gthread", worker_connections=2,
+        {
+            "INVITES_ENV": "production",
+            "SECRET_KEY": "x" * 32,
+            "PUBLIC_URL": "http://127.0.0.1",
+            "DATABASE_URL": database_url,
+            "RATELIMIT_ENABLED": "false",
+        },
+        workers=1,
+        threads=1,
+        log_path=tmp_path / "gunicorn.log",
+        worker_class="gthread",
+        worker_connections=2,
     )
     assert instance.process.args[-5:-1] == ["--worker-class", "gthread", "--worker-connections", "2"]
     try:
@@ -152,7 +167,10 @@ def test_a_server_that_cannot_start_is_reported_and_leaves_nothing_running(datab
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         servers.start(
             {"INVITES_ENV": "production", "DATABASE_URL": database_url},  # production without a secret
-            workers=1, port=port, log_path=tmp_path / "gunicorn.log", timeout=30,
+            workers=1,
+            port=port,
+            log_path=tmp_path / "gunicorn.log",
+            timeout=30,
         )
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
@@ -205,9 +223,7 @@ def floor_client(app, seeded, monkeypatch):
 def test_the_floor_answers_the_prepared_requests_as_invites_would(app, seeded, floor_client):
     """Same cookies, same paths: the floor's pages are the same weight and its writes stay apart."""
     sessions = sessions_for(app, seeded)
-    requests = {
-        e.name: run.build_requests(e, e.paths[0], seeded, sessions, port=80) for e in ENDPOINTS
-    }
+    requests = {e.name: run.build_requests(e, e.paths[0], seeded, sessions, port=80) for e in ENDPOINTS}
     validated = replay(floor_client, requests["validate"][0])
     assert validated.status_code == 200
     assert validated.json["valid"] is True and validated.json["invitation"]["company"]["name"] == seeded.company_name
@@ -225,14 +241,20 @@ def test_the_floor_answers_the_prepared_requests_as_invites_would(app, seeded, f
     assert accepted.status_code == 200 and accepted.json["invitation"]["usedCount"] == 1
     code = seeded.accept_code(0)
     with app.app_context():
-        assert db.session.execute(
-            sa.select(Invitation.is_active).where(Invitation.id == seeded.toggle_ids[0])
-        ).scalar_one() is False
+        assert (
+            db.session.execute(
+                sa.select(Invitation.is_active).where(Invitation.id == seeded.toggle_ids[0])
+            ).scalar_one()
+            is False
+        )
         # The floor's accept counts in its own table: Invites' counters still equal its redemptions.
         assert db.session.execute(sa.select(Invitation.used_count).where(Invitation.code == code)).scalar_one() == 0
-        assert db.session.execute(
-            sa.text("SELECT used_count FROM floor_invitations WHERE code = :c"), {"c": code}
-        ).scalar_one() == 1
+        assert (
+            db.session.execute(
+                sa.text("SELECT used_count FROM floor_invitations WHERE code = :c"), {"c": code}
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_pairs_share_the_accepting_users_out_in_order():

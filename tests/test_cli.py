@@ -1,4 +1,5 @@
 """``flask create-user``: creates what it says, or nothing with a clear error."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -18,7 +19,11 @@ def test_creates_user_and_company_as_owner(runner, app):
     assert "Created boss@example.com as OWNER of Acme." in result.output
     with app.app_context():
         membership = db.session.execute(sa.select(Membership)).scalar_one()
-        assert (membership.user.email, membership.company.name, membership.role) == ("boss@example.com", "Acme", "OWNER")
+        assert (membership.user.email, membership.company.name, membership.role) == (
+            "boss@example.com",
+            "Acme",
+            "OWNER",
+        )
 
 
 def test_joins_existing_company_with_role(runner, app):
@@ -52,10 +57,19 @@ def test_user_without_company(runner, app):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["create-user", "not-an-email", "--password", "long enough", "--company", "Acme"], "Enter a valid email address."),
-        (["create-user", "a@example.com", "--password", "short", "--company", "Acme"], "Use a password of 8 to 200 characters."),
+        (
+            ["create-user", "not-an-email", "--password", "long enough", "--company", "Acme"],
+            "Enter a valid email address.",
+        ),
+        (
+            ["create-user", "a@example.com", "--password", "short", "--company", "Acme"],
+            "Use a password of 8 to 200 characters.",
+        ),
         (["create-user", "a@example.com", "--password", "long enough", "--role", "ADMIN"], "--role needs --company."),
-        (["create-user", "a@example.com", "--password", "long enough", "--company", "Acme", "--role", "KING"], "Invalid value for '--role'"),
+        (
+            ["create-user", "a@example.com", "--password", "long enough", "--company", "Acme", "--role", "KING"],
+            "Invalid value for '--role'",
+        ),
         (["create-user", "a@example.com"], "Missing option '--password'"),
         (["create-user", "a@example.com", "--password", "long enough", "--company", "  "], "--company needs a name."),
     ],

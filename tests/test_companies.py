@@ -1,4 +1,5 @@
 """The members page, roles, removals, and switching between companies."""
+
 import pytest
 import sqlalchemy as sa
 
@@ -202,6 +203,7 @@ def test_user_in_two_companies_switches_and_it_is_remembered(client, app, make, 
     make.user("both@example.com", company=acme, role=Role.ADMIN)
     with app.app_context():
         from invites.models import User
+
         both = db.session.scalar(sa.select(User).where(User.email == "both@example.com"))
         db.session.add(Membership(user_id=both.id, company_id=globex.id, role="MEMBER"))
         db.session.commit()

@@ -1,4 +1,5 @@
 """Configuration from the environment."""
+
 import pytest
 
 from invites.config import load_config
@@ -6,9 +7,19 @@ from invites.config import load_config
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI",
-                 "PUBLIC_URL", "INVITES_ENV", "MAIL_FROM", "TRUSTED_HOSTS", "DATABASE_CONNECT_TIMEOUT",
-                 "DATABASE_STATEMENT_TIMEOUT"):
+    for name in (
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "REDIS_URL",
+        "RATELIMIT_ENABLED",
+        "RATELIMIT_STORAGE_URI",
+        "PUBLIC_URL",
+        "INVITES_ENV",
+        "MAIL_FROM",
+        "TRUSTED_HOSTS",
+        "DATABASE_CONNECT_TIMEOUT",
+        "DATABASE_STATEMENT_TIMEOUT",
+    ):
         monkeypatch.delenv(name, raising=False)
     # Email has its own tests below; the others start from the explicit console backend.
     monkeypatch.setenv("MAIL_URL", "console://")
@@ -156,7 +167,10 @@ def test_a_mail_url_that_cannot_work_stops_the_start(clean_env, tmp_path, url):
     "url, expected",
     [
         ("smtp://127.0.0.1:2525", ("smtp", "127.0.0.1", 2525, None, None)),
-        ("smtp+starttls://me%40x.com:p%2Fw@mail.example.com:587", ("smtp+starttls", "mail.example.com", 587, "me@x.com", "p/w")),
+        (
+            "smtp+starttls://me%40x.com:p%2Fw@mail.example.com:587",
+            ("smtp+starttls", "mail.example.com", 587, "me@x.com", "p/w"),
+        ),
         ("smtps://u:p@mail.example.com", ("smtps", "mail.example.com", 465, "u", "p")),
     ],
 )
@@ -177,7 +191,9 @@ def test_production_refuses_to_start_without_public_url(clean_env, tmp_path):
         load_config(str(tmp_path))
 
 
-@pytest.mark.parametrize("value", ["invites.example.com", "ftp://invites.example.com", "https://", "https://x.example/?a=1"])
+@pytest.mark.parametrize(
+    "value", ["invites.example.com", "ftp://invites.example.com", "https://", "https://x.example/?a=1"]
+)
 def test_a_public_url_that_is_not_an_http_address_is_refused(clean_env, tmp_path, value):
     clean_env.setenv("INVITES_ENV", "development")
     clean_env.setenv("PUBLIC_URL", value)

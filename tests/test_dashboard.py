@@ -1,4 +1,5 @@
 """The invitation dashboard through the Flask test client: pages, fragments, redirects, rows."""
+
 from __future__ import annotations
 
 import re
@@ -123,7 +124,9 @@ def test_members_cannot_use_any_dashboard_endpoint(client, app, make, auth, meth
     invitation = new_invitation(app, company, owner)
     make.user("mia@example.com", company=company, role=Role.MEMBER)
     auth.login("mia@example.com")
-    response = getattr(client, method)(path.format(id=invitation.id), data={"active": "0", "confirm": "yes", "max_uses": "3"})
+    response = getattr(client, method)(
+        path.format(id=invitation.id), data={"active": "0", "confirm": "yes", "max_uses": "3"}
+    )
     assert response.status_code == 403
     assert load(app, invitation.id).is_active and load(app, invitation.id).revoked_at is None
     assert invitation_count(app) == 1
@@ -230,9 +233,7 @@ def test_create_from_a_tab_of_the_company_switched_away_from_changes_nothing(
     assert "Invitations of Globex" in page
 
 
-def test_a_card_action_from_the_company_switched_away_from_changes_nothing(
-    client, app, acme, switched_in_another_tab
-):
+def test_a_card_action_from_the_company_switched_away_from_changes_nothing(client, app, acme, switched_in_another_tab):
     company, owner = acme
     invitation = new_invitation(app, company, owner)
     url = f"/dashboard/company/invitations/{invitation.id}/active"
@@ -298,8 +299,9 @@ def test_invalid_input_is_422_with_the_message_next_to_its_field(client, app, ac
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
 def test_several_errors_at_once_each_sit_by_their_field_under_a_summary(client, app, acme, htmx):
-    body = text(client.post(CREATE, data={"email": "x", "max_uses": "0", "expires_in_days": "99"},
-                            headers=HX if htmx else {}))
+    body = text(
+        client.post(CREATE, data={"email": "x", "max_uses": "0", "expires_in_days": "99"}, headers=HX if htmx else {})
+    )
     for field in ("email", "max_uses", "expires_in_days"):
         assert f'id="{field}-error"' in body
     # The form starts with a summary that links to each field, in the form's order.
@@ -312,9 +314,7 @@ def test_several_errors_at_once_each_sit_by_their_field_under_a_summary(client, 
     ]
     assert body.index("error-summary") < body.index('id="email"')
     # The help text stays neutral, after the error; both describe the field.
-    assert re.search(
-        r'<input[^>]*aria-describedby="max_uses-error max_uses-help"[^>]*id="max_uses"', body
-    )
+    assert re.search(r'<input[^>]*aria-describedby="max_uses-error max_uses-help"[^>]*id="max_uses"', body)
     assert re.search(
         r'id="max_uses-error" class="field-error">[^<]*</small><small id="max_uses-help" class="field-help">', body
     )
@@ -323,7 +323,7 @@ def test_several_errors_at_once_each_sit_by_their_field_under_a_summary(client, 
 
 def test_a_form_without_errors_has_no_summary(client, acme):
     body = text(client.get("/dashboard/company"))
-    assert "error-summary" not in body and 'aria-invalid' not in body
+    assert "error-summary" not in body and "aria-invalid" not in body
     assert 'class="field-help">Leave empty for a general invitation code</small>' in body
 
 
@@ -390,7 +390,7 @@ def test_card_states_follow_seed_003s_table(client, app, make, acme):
     c = card(page, active.id)
     assert "PENDING" in c and "2/5 uses" in c and "📧" not in c
     assert "PAUSED" not in c and "is-paused" not in c
-    assert ">\n        <span class=\"spinner htmx-indicator\" aria-hidden=\"true\"></span> Pause" in c
+    assert '>\n        <span class="spinner htmx-indicator" aria-hidden="true"></span> Pause' in c
     assert f'aria-label="Pause invitation {active.code[:12]}…"' in c
     assert "Copy Link" in c and f"/invite/{active.code}" in c and "Revoke" in c
     assert "Who used it (2)" in c
@@ -495,7 +495,9 @@ def test_pause_without_javascript_redirects_back_to_the_same_list(client, app, a
 def test_redirect_back_stays_on_the_dashboard(client, app, acme, next_url):
     company, owner = acme
     invitation = new_invitation(app, company, owner)
-    response = client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0", "next": next_url})
+    response = client.post(
+        f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0", "next": next_url}
+    )
     assert response.headers["Location"] == DASHBOARD
 
 
@@ -526,7 +528,9 @@ def test_refused_pause_without_javascript_flashes_the_reason(client, app, acme):
     invitation = new_invitation(app, company, owner)
     with app.app_context():
         invitations.revoke(db.session.get(Invitation, invitation.id), owner)
-    response = client.post(f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"}, follow_redirects=True)
+    response = client.post(
+        f"/dashboard/company/invitations/{invitation.id}/active", data={"active": "0"}, follow_redirects=True
+    )
     assert "This invitation has been revoked" in text(response)
     assert load(app, invitation.id).is_active is True
 
@@ -537,7 +541,9 @@ def test_refused_pause_without_javascript_flashes_the_reason(client, app, acme):
 def test_revoke_with_htmx_answers_the_revoked_card(client, app, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner, max_uses=3)
-    response = client.post(f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"}, headers=HX)
+    response = client.post(
+        f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"}, headers=HX
+    )
     assert response.status_code == 200
     body = text(response)
     assert "<html" not in body and "REVOKED" in body and "<form" not in body
@@ -563,7 +569,9 @@ def test_a_fully_used_invitation_cannot_be_revoked(client, app, make, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner, max_uses=1)
     accept_as(app, make, invitation.code)
-    response = client.post(f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"}, headers=HX)
+    response = client.post(
+        f"/dashboard/company/invitations/{invitation.id}/revoke", data={"confirm": "yes"}, headers=HX
+    )
     assert response.status_code == 409
     assert "maximum number of uses" in text(response)
     assert load(app, invitation.id).revoked_at is None
@@ -616,8 +624,9 @@ def test_activity_of_an_invitation_is_its_story_newest_first(client, app, make, 
     fragment = text(response)
     assert response.status_code == 200 and "<html" not in fragment
     assert "HX-Request" in response.headers["Vary"]
-    said = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", li)).strip()
-            for li in re.findall(r"<li>(.*?)</li>", fragment, re.S)]
+    said = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", li)).strip() for li in re.findall(r"<li>(.*?)</li>", fragment, re.S)
+    ]
     assert [line.split(" UTC ", 1)[1] for line in said] == [
         "Acme Owner revoked an invitation",
         "Ann joined through an invitation",
@@ -751,8 +760,16 @@ def test_live_usage_never_stalls_on_a_burst_of_300_changes(client, app, acme, mo
     with app.app_context():
         now = utcnow()
         rows = [
-            Invitation(code=f"burst-{n:03d}", company_id=company.id, created_by=owner.id, created_at=now,
-                       expires_at=now + timedelta(days=7), max_uses=1, used_count=0, is_active=True)
+            Invitation(
+                code=f"burst-{n:03d}",
+                company_id=company.id,
+                created_by=owner.id,
+                created_at=now,
+                expires_at=now + timedelta(days=7),
+                max_uses=1,
+                used_count=0,
+                is_active=True,
+            )
             for n in range(300)
         ]
         db.session.add_all(rows)

@@ -1,4 +1,5 @@
 """No dead ends: someone in no company, an unknown code and an error page all offer a way on."""
+
 from __future__ import annotations
 
 import pytest
@@ -92,8 +93,11 @@ def test_creating_a_company_makes_the_user_its_owner_and_opens_its_dashboard(cli
 
 @pytest.mark.parametrize(
     "name, message",
-    [("", accounts.COMPANY_NAME_REQUIRED), ("x" * 101, accounts.COMPANY_NAME_INVALID),
-     ("Ac\x00me", accounts.CONTROL_CHARACTERS)],
+    [
+        ("", accounts.COMPANY_NAME_REQUIRED),
+        ("x" * 101, accounts.COMPANY_NAME_INVALID),
+        ("Ac\x00me", accounts.CONTROL_CHARACTERS),
+    ],
 )
 def test_a_bad_company_name_is_422_and_stores_nothing(client, app, make, auth, name, message):
     make.user("nora@example.com")

@@ -1,4 +1,5 @@
 """``make audit``'s verdict on pip-audit's report (the service itself is not reachable here)."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,10 @@ import pytest
 from tools.dependency_audit import summarise
 
 CLEAN = {"name": "flask", "version": "3.1.3", "vulns": []}
-SKIPPED = {"name": "gunicorn", "skip_reason": "Dependency not found on PyPI and could not be audited: gunicorn (27.0.1)"}
+SKIPPED = {
+    "name": "gunicorn",
+    "skip_reason": "Dependency not found on PyPI and could not be audited: gunicorn (27.0.1)",
+}
 VULNERABLE = {"name": "jinja2", "version": "2.10", "vulns": [{"id": "PYSEC-2019-217", "fix_versions": ["2.10.1"]}]}
 
 

@@ -3,6 +3,7 @@
 Every message here travels over SMTP to a server the tests start on a loopback
 port; links are followed by the test client as a person would click them.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,9 @@ def register(client, email: str, name: str = "Dana", next_path: str | None = Non
 
 
 def create_invitation(client, email: str, **extra):
-    return client.post("/dashboard/company/invitations", data={"email": email, "max_uses": "1",
-                                                               "expires_in_days": "7", **extra})
+    return client.post(
+        "/dashboard/company/invitations", data={"email": email, "max_uses": "1", "expires_in_days": "7", **extra}
+    )
 
 
 # --- verified addresses --------------------------------------------------------------
@@ -250,8 +252,9 @@ def test_one_reminder_48_hours_before_expiry_never_twice(app, client, auth, acme
         ids = db.session.scalars(sa.select(Invitation.id).order_by(Invitation.id)).all()
         now = utcnow()
         # Both created 6 days ago and expiring in 47 hours; the second one is paused.
-        db.session.execute(sa.update(Invitation).values(created_at=now - timedelta(days=6),
-                                                        expires_at=now + timedelta(hours=47)))
+        db.session.execute(
+            sa.update(Invitation).values(created_at=now - timedelta(days=6), expires_at=now + timedelta(hours=47))
+        )
         db.session.execute(sa.update(Invitation).where(Invitation.id == ids[1]).values(is_active=False))
         db.session.commit()
         outbox.sweep()
@@ -335,9 +338,12 @@ def test_reset_answers_the_same_for_any_address_and_ends_other_sessions(app, mak
     assert old_device.get("/dashboard").status_code == 302  # the other session has ended
     # Single use: the link no longer works.
     assert new_device.get(link).status_code == 302
-    assert make.app.test_client().post(
-        "/login", data={"email": "dana@example.com", "password": "a brand new secret"}
-    ).status_code == 302
+    assert (
+        make.app.test_client()
+        .post("/login", data={"email": "dana@example.com", "password": "a brand new secret"})
+        .status_code
+        == 302
+    )
 
 
 # --- sessions that end ------------------------------------------------------------------
@@ -416,12 +422,18 @@ def test_a_rolled_back_cause_leaves_no_email(app, acme, smtp):
 
     company, owner = acme
     with app.app_context():
-        invitation = Invitation(code="x" * 20, email="ghost@example.com", company_id=company.id,
-                                created_by=owner.id, expires_at=utcnow() + timedelta(days=1))
+        invitation = Invitation(
+            code="x" * 20,
+            email="ghost@example.com",
+            company_id=company.id,
+            created_by=owner.id,
+            expires_at=utcnow() + timedelta(days=1),
+        )
         db.session.add(invitation)
         db.session.flush()
-        invitations.queue_invitation_email(invitation, invitations.EmailKind.INVITATION,
-                                           inviter=db.session.get(User, owner.id))
+        invitations.queue_invitation_email(
+            invitation, invitations.EmailKind.INVITATION, inviter=db.session.get(User, owner.id)
+        )
         db.session.flush()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEmail)) == 1  # written...
         db.session.rollback()  # ...and gone with its cause

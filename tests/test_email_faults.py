@@ -5,10 +5,10 @@
 * A worker killed (SIGKILL) in the middle of an SMTP exchange: another worker takes
   the row over when the claim's lease runs out, and the email arrives.
 """
+
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +25,8 @@ from invites.extensions import db
 from invites.models import OutboxEmail
 
 from .conftest import TEST_REDIS_URL, fresh_app
-from .smtp_server import SMTPServer, free_port
+from .redis_server import RedisServer
+from .smtp_server import SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.redis
@@ -47,57 +48,27 @@ def wait_until(predicate, timeout: float = 30, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class RedisServer:
-    """A redis-server of the test's own on a free port, without persistence; stop and start at will."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed (apt-get install -y redis-server)", pytrace=False)
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        wait_until(lambda: _pings(client), 10, "redis-server")
-
-    def stop(self):
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except redis.RedisError:
-        return False
-
-
 def create_targeted_invitation(app, make, email: str):
     company, owner = make.company("Acme")
     client = app.test_client()
     client.post("/login", data={"email": owner.email, "password": "correct horse battery"})
-    response = client.post("/dashboard/company/invitations",
-                           data={"email": email, "max_uses": "1", "expires_in_days": "7"})
+    response = client.post(
+        "/dashboard/company/invitations", data={"email": email, "max_uses": "1", "expires_in_days": "7"}
+    )
     assert response.status_code == 302
 
 
 def test_redis_down_at_commit_is_delivered_after_it_returns(database_url, make):
-    own_redis = RedisServer()
-    own_redis.start()
-    with SMTPServer() as smtp, fresh_app(
-        database_url, MAIL_URL=smtp.url, MAIL_QUEUE_URL=own_redis.url, MAIL_QUEUE_NAME=f"t-{uuid.uuid4().hex}",
-    ) as app:
+    own_redis = RedisServer()  # started
+    with (
+        SMTPServer() as smtp,
+        fresh_app(
+            database_url,
+            MAIL_URL=smtp.url,
+            MAIL_QUEUE_URL=own_redis.url,
+            MAIL_QUEUE_NAME=f"t-{uuid.uuid4().hex}",
+        ) as app,
+    ):
         make.app = app
         try:
             own_redis.stop()
@@ -132,15 +103,24 @@ def start_worker(database_url: str, smtp_url: str, queue_name: str, log) -> subp
     )
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "worker"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
 def test_a_worker_killed_during_a_send_loses_nothing(database_url, make, tmp_path):
     queue_name = f"t-{uuid.uuid4().hex}"
-    with SMTPServer() as smtp, fresh_app(
-        database_url, MAIL_URL=smtp.url, MAIL_QUEUE_URL=TEST_REDIS_URL, MAIL_QUEUE_NAME=queue_name,
-    ) as app:
+    with (
+        SMTPServer() as smtp,
+        fresh_app(
+            database_url,
+            MAIL_URL=smtp.url,
+            MAIL_QUEUE_URL=TEST_REDIS_URL,
+            MAIL_QUEUE_NAME=queue_name,
+        ) as app,
+    ):
         make.app = app
         smtp.handler.mode = "stall"
         log = open(tmp_path / "workers.log", "wb")

@@ -1,4 +1,5 @@
 """Error pages: finished HTML for people, JSON under /api, a rolled-back session after a bug."""
+
 from __future__ import annotations
 
 import logging
@@ -106,7 +107,9 @@ def test_500_rolls_the_session_back(failing_app, client, caplog):
         response = client.get("/_test/write-then-fail")
     assert response.status_code == 500
     assert "<h1>500</h1>" in response.get_data(as_text=True)
-    assert failing_app.extensions["companies_seen_at_the_end"] == [0], "the error page was made with the half-made company still in the session"
+    assert failing_app.extensions["companies_seen_at_the_end"] == [0], (
+        "the error page was made with the half-made company still in the session"
+    )
     with failing_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Company)) == 0
     assert "Unhandled error on GET /_test/write-then-fail" in caplog.text

@@ -1,4 +1,5 @@
 """What managers take away from the dashboard: an invitation's QR code and the CSV files."""
+
 from __future__ import annotations
 
 import csv
@@ -101,7 +102,9 @@ def test_a_paused_invitation_still_has_its_qr_code(client, app, acme):
     inv = new_invitation(app, company, owner)
     set_columns(app, inv.id, is_active=False)
     assert client.get(f"/dashboard/company/invitations/{inv.id}/qr.svg").status_code == 200
-    assert f'hx-get="/dashboard/company/invitations/{inv.id}/qr"' in card(text(client.get("/dashboard/company")), inv.id)
+    assert f'hx-get="/dashboard/company/invitations/{inv.id}/qr"' in card(
+        text(client.get("/dashboard/company")), inv.id
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,8 +200,18 @@ def test_invitations_csv_lists_the_companys_invitations_newest_first(client, app
     assert response.headers["Cache-Control"] == "private, no-store"
     table = rows(response)
     assert table[0] == [
-        "invitation", "link", "status", "paused", "email", "max uses", "used", "remaining",
-        "created at (UTC)", "expires at (UTC)", "revoked at (UTC)", "created by",
+        "invitation",
+        "link",
+        "status",
+        "paused",
+        "email",
+        "max uses",
+        "used",
+        "remaining",
+        "created at (UTC)",
+        "expires at (UTC)",
+        "revoked at (UTC)",
+        "created by",
     ]
     assert [r[1] for r in table[1:]] == [f"{PUBLIC}/invite/{second.code}", f"{PUBLIC}/invite/{first.code}"]
     assert table[1][2:8] == ["PENDING", "yes", "", "2", "0", "2"]
@@ -239,7 +252,7 @@ def test_redemptions_csv_says_who_joined_through_which_invitation(client, app, m
     assert table[1][3] == inv.code[:12] + "…"
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil.example\")", "+1+2", "-2+3", "@SUM(A1)"])
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example")', "+1+2", "-2+3", "@SUM(A1)"])
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(client, app, make, acme, name):
     company, owner = acme
     inv = new_invitation(app, company, owner)
@@ -253,7 +266,17 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(client, app, mak
 
 @pytest.mark.parametrize(
     "value, cell",
-    [("=1+1", "'=1+1"), ("plain", "plain"), ("", ""), (None, ""), (3, "3"), ("a=b", "a=b"), ("-", "'-"), ("\tx", "'\tx"), ("\r=1", "'\r=1")],
+    [
+        ("=1+1", "'=1+1"),
+        ("plain", "plain"),
+        ("", ""),
+        (None, ""),
+        (3, "3"),
+        ("a=b", "a=b"),
+        ("-", "'-"),
+        ("\tx", "'\tx"),
+        ("\r=1", "'\r=1"),
+    ],
 )
 def test_safe_cell(value, cell):
     assert safe_cell(value) == cell

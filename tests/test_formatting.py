@@ -1,4 +1,5 @@
 """Dates are written one way on every page, as seed 003 shows them."""
+
 from datetime import datetime, timedelta, timezone
 
 from invites.formatting import day, moment

@@ -1,5 +1,6 @@
 """gunicorn with gunicorn.conf.py: two workers share rate limits (log-in, code guessing) through Redis,
 and neither gunicorn's access log nor the app's request log shows a code."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -37,9 +38,21 @@ class Server:
         files = ["--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)]
         self._outputs = [] if log_files else [self.access_log.open("w"), self.error_log.open("w")]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-             "--bind", "127.0.0.1:0", *(files if log_files else []), "tests.gunicorn_probe_app:app"],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--workers",
+                "2",
+                "--bind",
+                "127.0.0.1:0",
+                *(files if log_files else []),
+                "tests.gunicorn_probe_app:app",
+            ],
+            cwd=ROOT,
+            env=env,
             **({} if log_files else {"stdout": self._outputs[0], "stderr": self._outputs[1]}),
         )
         self.base = self._wait_until_listening()
@@ -165,7 +178,9 @@ def test_two_gunicorn_workers_share_the_login_limit_through_redis(server):
     for attempt in range(allowed + 2):
         target, other = (first, second) if attempt % 2 == 0 else (second, first)
         status, headers, _ = on_worker(
-            server, target, other,
+            server,
+            target,
+            other,
             lambda: server.request("/login", {"csrf_token": token, "email": email, "password": "wrong password"}),
         )
         statuses.append(status)
@@ -189,9 +204,7 @@ def test_code_guessing_meets_429_across_two_gunicorn_workers_sharing_redis(serve
     statuses, retry_after, pages = [], None, []
     for attempt in range(GUESSES + 2):
         target, other = (first, second) if attempt % 2 == 0 else (second, first)
-        status, headers, page = on_worker(
-            server, target, other, lambda: server.request(f"/invite/{uuid.uuid4().hex}")
-        )
+        status, headers, page = on_worker(server, target, other, lambda: server.request(f"/invite/{uuid.uuid4().hex}"))
         statuses.append(status)
         pages.append(page)
         retry_after = headers.get("Retry-After") or retry_after
@@ -246,8 +259,9 @@ def test_deep_json_on_both_workers_leaves_the_login_limit_counted_in_redis(serve
     for target, other in ((first, second), (second, first)):
         api = on_worker(server, target, other, lambda: server.request("/api/auth/login", DEEP, json_headers))
         assert api[0] == 400 and json.loads(api[2]) == {"error": "The body is not valid JSON."}
-        form = on_worker(server, target, other, lambda: server.request(
-            "/login", DEEP, {**json_headers, "X-CSRFToken": token}))
+        form = on_worker(
+            server, target, other, lambda: server.request("/login", DEEP, {**json_headers, "X-CSRFToken": token})
+        )
         assert form[0] == 400
     email = f"{uuid.uuid4().hex}@example.com"
     allowed = int(limits.DEFAULTS["RATELIMIT_LOGIN_PER_EMAIL"].split()[0])
@@ -255,7 +269,9 @@ def test_deep_json_on_both_workers_leaves_the_login_limit_counted_in_redis(serve
     for attempt in range(allowed + 1):
         target, other = (first, second) if attempt % 2 == 0 else (second, first)
         body = json.dumps({"email": email, "password": "wrong password"})
-        statuses.append(on_worker(server, target, other, lambda: server.request("/api/auth/login", body, json_headers))[0])
+        statuses.append(
+            on_worker(server, target, other, lambda: server.request("/api/auth/login", body, json_headers))[0]
+        )
     assert statuses == [401] * allowed + [429]
     counters = [int(test_redis.get(key)) for key in test_redis.scan_iter(REDIS_KEY_PATTERN) if b"/email:" in key]
     assert counters == [allowed, allowed]  # per minute and per hour
@@ -269,15 +285,25 @@ def test_gunicorn_ignores_forwarded_scheme_and_prefix_without_trusted_proxies(ap
     env.pop("FORWARDED_ALLOW_IPS", None)
     server = Server(tmp_path, env)
     try:
-        status, _, body = server.request("/_test/where", headers={
-            "X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-For": "203.0.113.9",
-            "X-Forwarded-Host": "evil.example", "SCRIPT_NAME": "/evil",
-        })
+        status, _, body = server.request(
+            "/_test/where",
+            headers={
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Ssl": "on",
+                "X-Forwarded-For": "203.0.113.9",
+                "X-Forwarded-Host": "evil.example",
+                "SCRIPT_NAME": "/evil",
+            },
+        )
     finally:
         server.stop()
     assert status == 200
-    assert json.loads(body) == {"scheme": "http", "scriptRoot": "", "remoteAddr": "127.0.0.1",
-                                "publicBase": server.base}
+    assert json.loads(body) == {
+        "scheme": "http",
+        "scriptRoot": "",
+        "remoteAddr": "127.0.0.1",
+        "publicBase": server.base,
+    }
 
 
 def encoded(text: str) -> str:
@@ -343,7 +369,10 @@ def test_a_redis_outage_under_gunicorn_one_warning_per_worker_and_back_to_redis(
             def fail(email):
                 return lambda: server.request("/login", {"csrf_token": token, "email": email, "password": "wrong one"})
 
-            assert server.request("/login", {"csrf_token": token, "email": "a@example.com", "password": "x" * 10})[0] == 422
+            assert (
+                server.request("/login", {"csrf_token": token, "email": "a@example.com", "password": "x" * 10})[0]
+                == 422
+            )
             assert list(redis_server.client().scan_iter(REDIS_KEY_PATTERN))
 
             redis_server.stop()

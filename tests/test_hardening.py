@@ -1,5 +1,6 @@
 """Issue 15, hardening: deep JSON, a database that stops answering, links that ignore a
 forged Host, caching, oversized forms. The gunicorn halves are in ``test_gunicorn.py``."""
+
 from __future__ import annotations
 
 import logging
@@ -76,8 +77,7 @@ def test_json_that_is_not_an_object_to_the_login_page_is_400(app, database_url, 
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         with caplog.at_level(logging.WARNING):
-            response = client.post("/login", data=body, content_type="application/json",
-                                   headers={"X-CSRFToken": token})
+            response = client.post("/login", data=body, content_type="application/json", headers={"X-CSRFToken": token})
         assert response.status_code == 400
         assert "The request could not be understood." in response.get_data(as_text=True)
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -90,16 +90,22 @@ def test_deep_json_leaves_the_login_limit_counted_in_redis(app, database_url, te
     email = "target@example.com"
     try:
         with limited_app_with(
-            database_url, RATELIMIT_STORAGE_URI=TEST_REDIS_URL, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+            database_url,
+            RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
+            RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         ) as redis_app:
             client = redis_app.test_client()
             assert client.post(LOGIN, data=DEEP, content_type="application/json").status_code == 400
             assert client.post("/login", data=DEEP, content_type="application/json").status_code == 400
-            statuses = [client.post(LOGIN, json={"email": email, "password": "wrong password"}).status_code
-                        for _ in range(4)]
+            statuses = [
+                client.post(LOGIN, json={"email": email, "password": "wrong password"}).status_code for _ in range(4)
+            ]
             assert statuses == [401, 401, 401, 429]  # RATELIMIT_LOGIN_PER_EMAIL: 3 per hour
-            counters = {key.decode(): int(test_redis.get(key)) for key in test_redis.scan_iter(REDIS_KEY_PATTERN)
-                        if b"/email:" in key}
+            counters = {
+                key.decode(): int(test_redis.get(key))
+                for key in test_redis.scan_iter(REDIS_KEY_PATTERN)
+                if b"/email:" in key
+            }
             assert list(counters.values()) == [3], counters
     finally:
         limiter._storage_dead = False
@@ -140,8 +146,9 @@ def silent_database():
 
 @pytest.fixture
 def silent_app(app, silent_database):
-    broken = create_app({**base_config(silent_database), "RATELIMIT_ENABLED": True,
-                         "RATELIMIT_STORAGE_URI": "memory://"})
+    broken = create_app(
+        {**base_config(silent_database), "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}
+    )
     yield broken
     with broken.app_context():
         db.engine.dispose()
@@ -164,8 +171,9 @@ def test_healthz_answers_503_within_5_seconds_when_the_database_is_silent(silent
 def test_api_answers_503_json_with_retry_after_when_the_database_is_silent(silent_app, caplog):
     client = silent_app.test_client()
     with caplog.at_level(logging.WARNING):
-        response, elapsed = run_within(8, lambda: client.post(LOGIN, json={"email": "a@example.com",
-                                                                           "password": "whatever it is"}))
+        response, elapsed = run_within(
+            8, lambda: client.post(LOGIN, json={"email": "a@example.com", "password": "whatever it is"})
+        )
     assert response.status_code == 503
     assert response.get_json() == {"error": "The service is temporarily unavailable"}
     assert int(response.headers["Retry-After"]) > 0
@@ -196,8 +204,9 @@ def test_signed_in_requests_answer_503_after_one_wait(silent_app, caplog):
 def test_pages_answer_a_503_page_when_the_database_is_silent(silent_app, caplog):
     client = silent_app.test_client()
     with caplog.at_level(logging.WARNING):
-        response, elapsed = run_within(8, lambda: client.post(
-            "/login", data={"email": "a@example.com", "password": "whatever it is"}))
+        response, elapsed = run_within(
+            8, lambda: client.post("/login", data={"email": "a@example.com", "password": "whatever it is"})
+        )
     assert response.status_code == 503
     page = response.get_data(as_text=True)
     assert "<h1>503</h1>" in page and "The service is temporarily unavailable" in page
@@ -242,8 +251,10 @@ def test_a_write_that_waits_for_a_lock_gives_up_with_503(app, database_url, capl
             assert response.get_json() == {"error": "The service is temporarily unavailable"}
             assert int(response.headers["Retry-After"]) > 0
             assert elapsed < 5
-            page, _ = run_within(10, lambda: client.post(
-                "/dashboard/company/invitations", data={"max_uses": "2", "expires_in_days": "7"}))
+            page, _ = run_within(
+                10,
+                lambda: client.post("/dashboard/company/invitations", data={"max_uses": "2", "expires_in_days": "7"}),
+            )
             assert page.status_code == 503
             assert "<h1>503</h1>" in page.get_data(as_text=True)
         assert "Traceback" not in caplog.text
@@ -311,8 +322,12 @@ def test_the_apis_same_origin_check_uses_public_url_not_the_host(app, database_u
 
 
 def test_production_answers_400_to_an_unknown_host(app, database_url, caplog):
-    with fresh_app(database_url, INVITES_ENV="production", PUBLIC_URL="https://invites.example.com",
-                   TRUSTED_HOSTS=["invites.example.com"]) as production:
+    with fresh_app(
+        database_url,
+        INVITES_ENV="production",
+        PUBLIC_URL="https://invites.example.com",
+        TRUSTED_HOSTS=["invites.example.com"],
+    ) as production:
         client = production.test_client()
         with caplog.at_level(logging.WARNING):
             refused = client.get("/login", headers=FORGED)
@@ -345,16 +360,22 @@ def test_pages_and_api_answers_with_codes_or_personal_data_are_not_stored(app, c
     code = new_invitation(app, company, owner, max_uses=3)
     auth.login("boss@example.com")
     with app.app_context():
-        from invites.models import Invitation
         import sqlalchemy as sa
+
+        from invites.models import Invitation
 
         invitation_id = db.session.scalar(sa.select(Invitation.id))
     invitee = app.test_client()
     for path in (f"/invite/{code}", "/login", "/"):
         assert invitee.get(path).headers["Cache-Control"] == "no-store", path
-    for path in ("/dashboard/company", "/company/members", "/company/activity",
-                 f"/dashboard/company/invitations/{invitation_id}/redemptions",
-                 f"/dashboard/company/invitations/{invitation_id}/activity", LIST):
+    for path in (
+        "/dashboard/company",
+        "/company/members",
+        "/company/activity",
+        f"/dashboard/company/invitations/{invitation_id}/redemptions",
+        f"/dashboard/company/invitations/{invitation_id}/activity",
+        LIST,
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.headers["Cache-Control"] == "no-store", path
@@ -387,14 +408,13 @@ def test_static_files_are_cached_for_a_year_under_a_fingerprinted_url(app, clien
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
-def test_a_300_kb_form_to_the_dashboard_answers_the_413_page_without_an_error_log(
-    client, make, auth, caplog, headers
-):
+def test_a_300_kb_form_to_the_dashboard_answers_the_413_page_without_an_error_log(client, make, auth, caplog, headers):
     make.company("Acme", owner_email="boss@example.com")
     auth.login("boss@example.com")
     with caplog.at_level(logging.INFO):
-        response = client.post("/dashboard/company/invitations",
-                               data={"max_uses": "2", "email": "x" * 300_000}, headers=headers)
+        response = client.post(
+            "/dashboard/company/invitations", data={"max_uses": "2", "email": "x" * 300_000}, headers=headers
+        )
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert "<h1>413</h1>" in page and "The request is too large." in page

@@ -6,6 +6,7 @@ while its SQL is captured, and that exact statement, with its parameters,
 goes through EXPLAIN. On PostgreSQL no plan may contain a sequential scan of
 the table the lookup serves; on SQLite no plan may ``SCAN`` it.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,7 @@ class Lookup:
 
 
 def _a_used_invitation(world: World) -> int:
-    return db.session.execute(
-        text("SELECT invitation_id FROM invitation_redemptions ORDER BY id LIMIT 1")
-    ).scalar_one()
+    return db.session.execute(text("SELECT invitation_id FROM invitation_redemptions ORDER BY id LIMIT 1")).scalar_one()
 
 
 def _check_signed_in(world: World):
@@ -62,8 +61,10 @@ def session_id(user_id: int) -> str:
 
 LOOKUPS = [
     Lookup("code", "company_invitations", lambda w: lambda: invitations.find_by_code(w.data.usable_codes[0])),
-    *[Lookup(f"code_signed_in_{table}", table, _check_signed_in)
-      for table in ("company_invitations", "memberships", "invitation_redemptions")],
+    *[
+        Lookup(f"code_signed_in_{table}", table, _check_signed_in)
+        for table in ("company_invitations", "memberships", "invitation_redemptions")
+    ],
     Lookup("signed_in_user", "users", lambda w: (lambda sid: lambda: load_user(sid))(session_id(w.data.owner_id))),
     *[
         Lookup(
@@ -134,7 +135,8 @@ def test_postgresql_plans_have_no_sequential_scan(world, lookup):
             db.session.remove()
         plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
         scans = [
-            node for node in postgresql_plan_nodes(plan)
+            node
+            for node in postgresql_plan_nodes(plan)
             if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == lookup.table
         ]
         assert not scans, f"{lookup.name} reads all of {lookup.table}:\n{json.dumps(plan, indent=1)}"
@@ -169,7 +171,7 @@ def accept_writes(world: World) -> list[tuple[str, object]]:
 
 @pytest.mark.postgresql
 def test_postgresql_accept_writes_in_one_statement_without_a_sequential_scan(world):
-    (sql, params), = accept_writes(world)
+    ((sql, params),) = accept_writes(world)
     with world.app.app_context():
         cursor = db.session.connection().connection.dbapi_connection.cursor()
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
@@ -199,4 +201,6 @@ def test_sqlite_accept_writes_by_primary_key(world):
         raw = db.session.connection().connection.dbapi_connection
         details = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
         db.session.remove()
-    assert details and all(d.startswith("SEARCH company_invitations USING INTEGER PRIMARY KEY") for d in details), details
+    assert details and all(d.startswith("SEARCH company_invitations USING INTEGER PRIMARY KEY") for d in details), (
+        details
+    )

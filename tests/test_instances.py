@@ -10,6 +10,7 @@ The accept and usage tests speak the JSON API (paths in the constants below)
 and the dashboard's live-usage poll. The rate-limit test relies on issue 6's
 ``limits.code_guessing`` on validate.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -81,8 +82,14 @@ def limited_instances(database_url, tmp_path_factory):
         redis.Redis.from_url(TEST_REDIS_URL).flushdb()
 
 
-def send(instance: servers.Instance, method: str, path: str, session: SignedSession | None = None,
-         body: dict | None = None, connection: http.client.HTTPConnection | None = None):
+def send(
+    instance: servers.Instance,
+    method: str,
+    path: str,
+    session: SignedSession | None = None,
+    body: dict | None = None,
+    connection: http.client.HTTPConnection | None = None,
+):
     """One request; returns (status, parsed JSON or text)."""
     connection = connection or http.client.HTTPConnection("127.0.0.1", instance.port, timeout=60)
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -153,7 +160,8 @@ def test_concurrent_accepts_over_two_instances_admit_exactly_max_uses(app, make,
             sa.select(sa.func.count()).select_from(Redemption).where(Redemption.invitation_id == invitation.id)
         )
         joined = db.session.scalar(
-            sa.select(sa.func.count()).select_from(Membership)
+            sa.select(sa.func.count())
+            .select_from(Membership)
             .where(Membership.company_id == company.id, Membership.role == Role.MEMBER.value)
         )
     assert (invitation.used_count, redemptions, joined, invitation.status) == (MAX_USES, MAX_USES, MAX_USES, "ACCEPTED")

@@ -1,4 +1,5 @@
 """The invitation rules in ``invites.invitations``, without HTTP: input, states, refusals, changes."""
+
 from __future__ import annotations
 
 import itertools
@@ -72,9 +73,14 @@ def test_defaults_are_a_general_single_use_invitation_for_seven_days():
 
 @pytest.mark.parametrize(
     "max_uses, days, expected",
-    [(1, 1, (1, 1)), (100, 30, (100, 30)), (" 5 ", "14", (5, 14)), ("007", "07", (7, 7)),
-     # However many leading zeros: the message promises "a whole number from 1 to 100".
-     ("0000001", "0" * 5000 + "30", (1, 30))],
+    [
+        (1, 1, (1, 1)),
+        (100, 30, (100, 30)),
+        (" 5 ", "14", (5, 14)),
+        ("007", "07", (7, 7)),
+        # However many leading zeros: the message promises "a whole number from 1 to 100".
+        ("0000001", "0" * 5000 + "30", (1, 30)),
+    ],
 )
 def test_whole_numbers_within_limits_are_accepted(max_uses, days, expected):
     new = invitations.parse_new_invitation(None, max_uses, days)
@@ -82,7 +88,27 @@ def test_whole_numbers_within_limits_are_accepted(max_uses, days, expected):
 
 
 @pytest.mark.parametrize(
-    "raw", [0, 101, -1, "0", "101", "-1", "1.5", 1.5, 2.0, True, False, "abc", "1e2", "５", "1" + "0" * 5000, "0" * 5000, [], {}]
+    "raw",
+    [
+        0,
+        101,
+        -1,
+        "0",
+        "101",
+        "-1",
+        "1.5",
+        1.5,
+        2.0,
+        True,
+        False,
+        "abc",
+        "1e2",
+        "５",
+        "1" + "0" * 5000,
+        "0" * 5000,
+        [],
+        {},
+    ],
 )
 def test_max_uses_outside_1_to_100_or_not_whole_is_refused(raw):
     with pytest.raises(InvalidInvitation) as info:
@@ -101,7 +127,9 @@ def test_target_email_is_normalised():
     assert invitations.parse_new_invitation("  John@Example.COM ", 1, 7).email == "john@example.com"
 
 
-@pytest.mark.parametrize("raw", ["not-an-email", "a@", "@example.com", "a b@example.com", 42, "x" * 250 + "@example.com"])
+@pytest.mark.parametrize(
+    "raw", ["not-an-email", "a@", "@example.com", "a b@example.com", 42, "x" * 250 + "@example.com"]
+)
 def test_invalid_target_email_is_refused(raw):
     with pytest.raises(InvalidInvitation) as info:
         invitations.parse_new_invitation(raw, 1, 7)
@@ -169,9 +197,7 @@ def test_first_refusal_in_the_documented_order_wins(app_ctx, acme, make, flags, 
 
 
 @pytest.mark.parametrize("flags, expected", COMBINATIONS)
-def test_the_database_gives_the_same_reason_when_the_update_refuses(
-    app_ctx, acme, make, monkeypatch, flags, expected
-):
+def test_the_database_gives_the_same_reason_when_the_update_refuses(app_ctx, acme, make, monkeypatch, flags, expected):
     """The page's read said yes (stale), the conditional UPDATE said no: the message still follows the order."""
     company, owner = acme
     user = make.user()
@@ -331,7 +357,13 @@ def test_pause_start_and_toggle_are_audited(app_ctx, acme):
     assert invitations.set_active(invitation, owner).is_active is True
     actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
     # The second pause changed nothing, so it left no row.
-    assert actions == ["invitation.create", "invitation.pause", "invitation.start", "invitation.pause", "invitation.start"]
+    assert actions == [
+        "invitation.create",
+        "invitation.pause",
+        "invitation.start",
+        "invitation.pause",
+        "invitation.start",
+    ]
 
 
 def test_a_paused_invitation_is_refused_and_starts_again(app_ctx, acme, make):

@@ -9,6 +9,7 @@ step the database must agree with it and keep the invariants: ``0 ≤ used_count
 accept through a paused, revoked, expired or full invitation, and one audit
 row per change.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -159,9 +160,7 @@ class InvitationRules(RuleBasedStateMachine):
     @rule(invitation=invitation_ids)
     def expire(self, invitation):
         db.session.execute(
-            sa.update(Invitation)
-            .where(Invitation.id == invitation)
-            .values(expires_at=utcnow() - timedelta(minutes=1))
+            sa.update(Invitation).where(Invitation.id == invitation).values(expires_at=utcnow() - timedelta(minutes=1))
         )
         db.session.commit()
         self.expected[invitation].expired = True
@@ -220,9 +219,7 @@ class InvitationRules(RuleBasedStateMachine):
     @invariant()
     def database_agrees_with_the_model(self):
         db.session.expire_all()
-        rows = db.session.execute(
-            sa.select(Invitation).where(Invitation.company_id == self.company_id)
-        ).scalars().all()
+        rows = db.session.execute(sa.select(Invitation).where(Invitation.company_id == self.company_id)).scalars().all()
         assert {row.id for row in rows} == set(self.expected)
         now = utcnow()
         for row in rows:
@@ -239,9 +236,9 @@ class InvitationRules(RuleBasedStateMachine):
 
     @invariant()
     def members_and_audit_rows_add_up(self):
-        member_ids = set(db.session.scalars(
-            sa.select(Membership.user_id).where(Membership.company_id == self.company_id)
-        ))
+        member_ids = set(
+            db.session.scalars(sa.select(Membership.user_id).where(Membership.company_id == self.company_id))
+        )
         assert member_ids == self.members | {self.owner.id}
         audit_rows = db.session.scalar(
             sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.company_id == self.company_id)

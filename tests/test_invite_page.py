@@ -1,4 +1,5 @@
 """The invite page at /invite/<code>: what invitees see, how they accept, and every refusal."""
+
 from __future__ import annotations
 
 import re
@@ -91,7 +92,7 @@ def test_htmx_request_gets_the_invite_block_only(client, app, acme):
     code = new_invitation(app, company, owner)
     page = page_of(client.get(f"/invite/{code}", headers={"HX-Request": "true"}))
     assert "<html" not in page
-    assert page.lstrip().startswith("<article id=\"invite\"")
+    assert page.lstrip().startswith('<article id="invite"')
     assert 'hx-history="false"' in page
 
 
@@ -135,8 +136,13 @@ def test_sign_up_through_the_invite_prefills_email_hides_company_and_returns(cli
     assert 'name="company_name"' not in signup
     response = client.post(
         "/register",
-        data={"name": "John", "email": "john@example.com", "password": PASSWORD,
-              "confirm": PASSWORD, "next": f"/invite/{code}"},
+        data={
+            "name": "John",
+            "email": "john@example.com",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "next": f"/invite/{code}",
+        },
     )
     assert response.headers["Location"] == f"/invite/{code}"
     assert "Join Acme</button>" in page_of(client.get(f"/invite/{code}"))
@@ -150,9 +156,7 @@ def test_log_in_through_the_invite_returns_to_it(client, app, acme, make, auth):
     code = new_invitation(app, company, owner)
     login_page = page_of(client.get(f"/login?next=/invite/{code}"))
     assert f'value="/invite/{code}"' in login_page
-    response = client.post(
-        "/login", data={"email": "ann@example.com", "password": PASSWORD, "next": f"/invite/{code}"}
-    )
+    response = client.post("/login", data={"email": "ann@example.com", "password": PASSWORD, "next": f"/invite/{code}"})
     assert response.headers["Location"] == f"/invite/{code}"
 
 

@@ -1,4 +1,5 @@
 """Rate limits (``invites/limits.py``) on memory storage: what is counted, and the 429 answer."""
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,9 @@ def limited_app_with(database_url: str, **overrides):
     The fixtures below also ask for ``app``: the limiter is one object per process, and
     the app initialised last decides whether it is on, so theirs must come second.
     """
-    return fresh_app(database_url, **{"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://",
-                                      **RATES, **overrides})
+    return fresh_app(
+        database_url, **{"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", **RATES, **overrides}
+    )
 
 
 @pytest.fixture
@@ -174,8 +176,9 @@ def test_rate_limit_enabled_false_from_the_environment(monkeypatch, database_url
     monkeypatch.setenv("PUBLIC_URL", "http://localhost")  # production (INVITES_ENV unset) needs it
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("REDIS_URL", raising=False)
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, **RATES,
-                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    app = create_app(
+        {"TESTING": True, "WTF_CSRF_ENABLED": False, **RATES, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+    )
     assert limiter.enabled is False
     client = app.test_client()
     for _ in range(10):
@@ -236,7 +239,9 @@ def test_unknown_codes_on_api_validate_and_accept_meet_a_json_429(limited, good_
         response = limited.post(path, json={"code": good_code})
         assert response.status_code == 429
         assert response.is_json and set(response.get_json()) == {"error"}
-        assert response.get_json()["error"].startswith("Too many attempts with invitation codes that do not exist. Try again in")
+        assert response.get_json()["error"].startswith(
+            "Too many attempts with invitation codes that do not exist. Try again in"
+        )
         assert int(response.headers["Retry-After"]) > 0
     assert used_count(limited.application, good_code) == 0
 
@@ -470,8 +475,11 @@ def test_the_429_message_and_retry_after_give_the_same_wait(app, database_url, p
     """Flask-Limiter's header rounded a second down from the message's figure."""
     with limited_app_with(database_url, RATELIMIT_LOGIN_PER_EMAIL="2 per minute") as limited_app:
         client = limited_app.test_client()
-        send = (lambda: client.post(path, data={"email": "a@example.com", "password": "wrong password"})) \
-            if path == "/login" else (lambda: client.post(path, json={"email": "a@example.com", "password": "wrong"}))
+        send = (
+            (lambda: client.post(path, data={"email": "a@example.com", "password": "wrong password"}))
+            if path == "/login"
+            else (lambda: client.post(path, json={"email": "a@example.com", "password": "wrong"}))
+        )
         for _ in range(2):
             assert send().status_code in (401, 422)
         for _ in range(3):

@@ -1,4 +1,5 @@
 """Rate limits on Redis: counters shared by every process and app instance."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,11 @@ def server_environment(database_url: str, redis_url: str | None) -> dict:
 def run_instance(env: dict, email: str, attempts: int) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", "tests.limit_process", email, str(attempts)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -62,8 +67,13 @@ def test_redis_storage_is_used_when_redis_url_is_set(app, database_url, test_red
     monkeypatch.delenv("RATELIMIT_ENABLED", raising=False)
     # No SECRET_KEY in the mapping: the configuration comes from the environment.
     redis_app = create_app(
-        {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_LOGIN_PER_EMAIL": "2 per hour",
-         "RATELIMIT_LOGIN_PER_CLIENT": "7 per minute; 30 per hour", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
+        {
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_LOGIN_PER_EMAIL": "2 per hour",
+            "RATELIMIT_LOGIN_PER_CLIENT": "7 per minute; 30 per hour",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
     )
     assert redis_app.config["RATELIMIT_STORAGE_URI"] == TEST_REDIS_URL
     assert isinstance(limiter.storage, RedisStorage)
@@ -75,7 +85,9 @@ def test_redis_storage_is_used_when_redis_url_is_set(app, database_url, test_red
     # The email's counter and the client's two (per minute and per hour), each at
     # the two failures it saw; the 429 itself is not counted.
     assert {re_key(key) for key in counters} == {
-        "email:<hmac>/login/2/1/hour", "client:127.0.0.1/login/7/1/minute", "client:127.0.0.1/login/30/1/hour"
+        "email:<hmac>/login/2/1/hour",
+        "client:127.0.0.1/login/7/1/minute",
+        "client:127.0.0.1/login/30/1/hour",
     }, counters
     assert set(counters.values()) == {2}, counters
     assert not any(email in key for key in counters), "the email must not appear in Redis keys"
@@ -104,20 +116,18 @@ def test_without_redis_each_process_counts_alone(app, database_url):
 
 # --- Redis going away and coming back (issue 15) -------------------------------------
 
-from .redis_server import own_redis  # noqa: E402,F401  (the fixture)
-
 DOWN = "Rate limits: Redis does not answer"
 
 
 @pytest.mark.redis
-def test_a_redis_outage_logs_one_warning_degrades_healthz_and_ends_back_in_redis(
-    app, database_url, own_redis, caplog
-):
+def test_a_redis_outage_logs_one_warning_degrades_healthz_and_ends_back_in_redis(app, database_url, own_redis, caplog):
     from .test_limits import limited_app_with
 
     try:
         with limited_app_with(
-            database_url, RATELIMIT_STORAGE_URI=own_redis.url, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+            database_url,
+            RATELIMIT_STORAGE_URI=own_redis.url,
+            RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
             RATELIMIT_STORAGE_RECHECK=0.5,
         ) as redis_app:
             client = redis_app.test_client()
@@ -170,7 +180,8 @@ def test_a_redis_that_accepts_and_never_answers_costs_well_under_a_second(app, d
     listener.start()
     try:
         with limited_app_with(
-            database_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+            database_url,
+            RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
             RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         ) as hung_app:
             client = hung_app.test_client()

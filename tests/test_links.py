@@ -1,4 +1,5 @@
 """Links built once per page (``links.url_pattern``) are exactly what ``url_for`` builds."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The two-step schema migration of the seeds: upgrade, backfill, constraints, drift."""
+
 from pathlib import Path
 
 import pytest
@@ -52,17 +53,21 @@ def test_there_is_one_head():
 
 
 def insert_legacy_rows(conn):
-    conn.execute(sa.text(
-        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES "
-        "(1, 'boss@example.com', 'Boss', 'x', '2025-01-01 00:00:00'), "
-        "(2, 'ann@example.com', 'Ann', 'x', '2025-01-01 00:00:00')"
-    ))
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, email, name, password_hash, created_at) VALUES "
+            "(1, 'boss@example.com', 'Boss', 'x', '2025-01-01 00:00:00'), "
+            "(2, 'ann@example.com', 'Ann', 'x', '2025-01-01 00:00:00')"
+        )
+    )
     conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
-    conn.execute(sa.text(
-        "INSERT INTO company_invitations (id, code, email, status, company_id, inviter_id, created_at, expires_at) VALUES "
-        "(1, 'pending-code', NULL, 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00'), "
-        "(2, 'accepted-code', 'x@example.com', 'ACCEPTED', 1, 2, '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
-    ))
+    conn.execute(
+        sa.text(
+            "INSERT INTO company_invitations (id, code, email, status, company_id, inviter_id, created_at, expires_at) VALUES "
+            "(1, 'pending-code', NULL, 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00'), "
+            "(2, 'accepted-code', 'x@example.com', 'ACCEPTED', 1, 2, '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
+        )
+    )
 
 
 def test_step_two_backfills_legacy_rows_as_seed_000(migrating_app):
@@ -71,10 +76,12 @@ def test_step_two_backfills_legacy_rows_as_seed_000(migrating_app):
         insert_legacy_rows(conn)
     upgrade(directory=MIGRATIONS)
     with db.engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT code, status, created_by, max_uses, used_count, is_active, revoked_at "
-            "FROM company_invitations ORDER BY id"
-        )).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT code, status, created_by, max_uses, used_count, is_active, revoked_at "
+                "FROM company_invitations ORDER BY id"
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [
         ("pending-code", "PENDING", 1, 1, 0, True, None),
         ("accepted-code", "ACCEPTED", 2, 1, 1, True, None),
@@ -114,12 +121,18 @@ def test_names_from_seed_000_exist(migrating_app):
 def test_database_rejects_broken_invariants(migrating_app, assignment):
     upgrade(directory=MIGRATIONS)
     with db.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"
+            )
+        )
         conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
-        conn.execute(sa.text(
-            "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, expires_at, max_uses, used_count) "
-            "VALUES (1, 'c', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00', 1, 0)"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, expires_at, max_uses, used_count) "
+                "VALUES (1, 'c', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00', 1, 0)"
+            )
+        )
     with pytest.raises(sa.exc.IntegrityError):
         with db.engine.begin() as conn:
             conn.execute(sa.text(f"UPDATE company_invitations SET {assignment} WHERE id = 1"))
@@ -137,9 +150,17 @@ def test_database_rejects_broken_invariants(migrating_app, assignment):
 def test_database_rejects_bad_accounts(migrating_app, statement):
     upgrade(directory=MIGRATIONS)
     with db.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"
+            )
+        )
         conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
-        conn.execute(sa.text("INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'OWNER', '2025-01-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'OWNER', '2025-01-01 00:00:00')"
+            )
+        )
     with pytest.raises(sa.exc.IntegrityError):
         with db.engine.begin() as conn:
             conn.execute(sa.text(statement))
@@ -156,16 +177,24 @@ def test_audit_rows_outlive_their_invitation_with_its_short_code(migrating_app):
     upgrade(directory=MIGRATIONS, revision="0004_dashboard_indexes")
     code = "Zx81kQpLm2VnAbCdEfGhIjKlMnOpQrSt"
     with db.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"
+            )
+        )
         conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
-        conn.execute(sa.text(
-            "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, expires_at, max_uses, used_count) "
-            f"VALUES (1, '{code}', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00', 1, 0)"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO audit_events (id, company_id, actor_id, action, invitation_id, created_at) "
-            "VALUES (1, 1, 1, 'invitation.create', 1, '2025-01-01 00:00:00')"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, expires_at, max_uses, used_count) "
+                f"VALUES (1, '{code}', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00', 1, 0)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_events (id, company_id, actor_id, action, invitation_id, created_at) "
+                "VALUES (1, 1, 1, 'invitation.create', 1, '2025-01-01 00:00:00')"
+            )
+        )
     upgrade(directory=MIGRATIONS)
     with db.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM company_invitations WHERE id = 1"))
@@ -199,18 +228,22 @@ def test_emails_are_normalised_and_look_alike_accounts_reported_not_merged(migra
 
     upgrade(directory=MIGRATIONS, revision="0005_audit_keeps_rows")
     with db.engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO users (id, email, name, password_hash, created_at) VALUES "
-            "(1, 'owner1@a-corp\uff0ecom', 'A', 'x', '2025-01-01 00:00:00'), "
-            "(2, '\uff4fwner2@example.com', 'B', 'x', '2025-01-01 00:00:00'), "
-            "(3, 'x@b-corp.com', 'C', 'x', '2025-01-01 00:00:00'), "
-            "(4, 'x@b-corp\uff0ecom', 'D', 'x', '2025-01-01 00:00:00')"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, password_hash, created_at) VALUES "
+                "(1, 'owner1@a-corp\uff0ecom', 'A', 'x', '2025-01-01 00:00:00'), "
+                "(2, '\uff4fwner2@example.com', 'B', 'x', '2025-01-01 00:00:00'), "
+                "(3, 'x@b-corp.com', 'C', 'x', '2025-01-01 00:00:00'), "
+                "(4, 'x@b-corp\uff0ecom', 'D', 'x', '2025-01-01 00:00:00')"
+            )
+        )
         conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
-        conn.execute(sa.text(
-            "INSERT INTO company_invitations (id, code, email, status, company_id, created_by, created_at, expires_at) "
-            "VALUES (1, 'c', 'John@Example\uff0eCOM', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO company_invitations (id, code, email, status, company_id, created_by, created_at, expires_at) "
+                "VALUES (1, 'c', 'John@Example\uff0eCOM', 'PENDING', 1, 1, '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
+            )
+        )
     records = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -224,7 +257,10 @@ def test_emails_are_normalised_and_look_alike_accounts_reported_not_merged(migra
         users = conn.execute(sa.text("SELECT id, email FROM users ORDER BY id")).all()
         target = conn.execute(sa.text("SELECT email FROM company_invitations")).scalar_one()
     assert [tuple(u) for u in users] == [
-        (1, "owner1@a-corp.com"), (2, "owner2@example.com"), (3, "x@b-corp.com"), (4, "x@b-corp\uff0ecom"),
+        (1, "owner1@a-corp.com"),
+        (2, "owner2@example.com"),
+        (3, "x@b-corp.com"),
+        (4, "x@b-corp\uff0ecom"),
     ]
     assert target == "john@example.com"
     (record,) = records

@@ -1,4 +1,5 @@
 """/healthz, the request log, and masking codes in every log."""
+
 from __future__ import annotations
 
 import logging
@@ -144,7 +145,10 @@ def test_gunicorn_conf_selects_the_masking_logger():
         ("/invite/Zx81…", "/invite/Zx81…"),
         ("/dashboard/company?page=2", "/dashboard/company?page=2"),
         # Percent-escapes the router decodes (issue 15): logged decoded, the code masked.
-        ("GET /invite/%5A%78%38%31%6B%51%70%4C%6D%32%56%6E%37%52%74%34%59%77%39%42%63%33%44%66%36%47%68%30%4A%6B%35%61 HTTP/1.1", "GET /invite/Zx81… HTTP/1.1"),
+        (
+            "GET /invite/%5A%78%38%31%6B%51%70%4C%6D%32%56%6E%37%52%74%34%59%77%39%42%63%33%44%66%36%47%68%30%4A%6B%35%61 HTTP/1.1",
+            "GET /invite/Zx81… HTTP/1.1",
+        ),
         (f"/invite/%5A{CODE[1:]}", "/invite/Zx81…"),
         (f"/activity?%63ode={CODE}&x=%20", "/activity?code=Zx81…&x= "),
         (f"/login?next=%25252Finvite%25252F{CODE}", "/login?next=/invite/Zx81…"),

@@ -11,6 +11,7 @@ Pages are cases of ``PAGE_CASES``: a name, who asks (``manager``, ``member``,
 differs by database is a mapping: the accept writes in one statement on
 PostgreSQL (data-modifying CTEs) and in four on SQLite, which has none.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -181,14 +182,22 @@ PAGE_CASES = [
     PageCase("members_page", "manager", "GET", lambda w: "/company/members", budget=3),
     PageCase("members_page_3", "manager", "GET", lambda w: "/company/members?page=3", budget=3),
     PageCase(
-        "members_page_3_htmx", "manager", "GET", lambda w: "/company/members?page=3", budget=3, headers=HTMX,
+        "members_page_3_htmx",
+        "manager",
+        "GET",
+        lambda w: "/company/members?page=3",
+        budget=3,
+        headers=HTMX,
     ),
     PageCase("dashboard_home_member", "member", "GET", lambda w: "/dashboard", budget=2),
     PageCase("dashboard_first_page", "manager", "GET", lambda w: "/dashboard/company", budget=4),
     *[
         PageCase(
-            f"dashboard_{which.value}", "manager", "GET",
-            (lambda which: lambda w: f"/dashboard/company?filter={which.value}")(which), budget=4,
+            f"dashboard_{which.value}",
+            "manager",
+            "GET",
+            (lambda which: lambda w: f"/dashboard/company?filter={which.value}")(which),
+            budget=4,
         )
         for which in Filter
         if which is not Filter.ALL
@@ -197,17 +206,32 @@ PAGE_CASES = [
     # The card fragment: Start on an active invitation changes nothing (issue 12): the UPDATE
     # matches nothing, one SELECT finds nothing in the way, the card is read as it is.
     PageCase(
-        "card_fragment", "manager", "POST",
+        "card_fragment",
+        "manager",
+        "POST",
         lambda w: f"/dashboard/company/invitations/{_event_invitation(w)}/active",
-        budget=6, fragment=True, headers=HTMX, data={"active": "1"},
+        budget=6,
+        fragment=True,
+        headers=HTMX,
+        data={"active": "1"},
     ),
     PageCase(
-        "live_usage_nothing_new", "manager", "GET", _poll_when_quiet,
-        budget=3, expect_status=204, headers=HTMX,
+        "live_usage_nothing_new",
+        "manager",
+        "GET",
+        _poll_when_quiet,
+        budget=3,
+        expect_status=204,
+        headers=HTMX,
     ),
     PageCase(
-        "live_usage_after_an_accept", "manager", "GET", _poll_after_an_accept,
-        budget=4, fragment=True, headers=HTMX,
+        "live_usage_after_an_accept",
+        "manager",
+        "GET",
+        _poll_after_an_accept,
+        budget=4,
+        fragment=True,
+        headers=HTMX,
     ),
 ]
 
@@ -215,16 +239,28 @@ PAGE_CASES += [
     PageCase("invite_page_anonymous", "anonymous", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=1),
     PageCase("invite_page_signed_in", "ready", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=3),
     PageCase(
-        "invite_page_unknown_code", "anonymous", "GET", lambda w: "/invite/no-such-code",
-        budget=1, expect_status=404,
+        "invite_page_unknown_code",
+        "anonymous",
+        "GET",
+        lambda w: "/invite/no-such-code",
+        budget=1,
+        expect_status=404,
     ),
     PageCase(
-        "validate_api", "ready", "POST", lambda w: "/api/companies/invitations/validate",
-        budget=2, json=lambda d: {"code": d.event_codes[0]},
+        "validate_api",
+        "ready",
+        "POST",
+        lambda w: "/api/companies/invitations/validate",
+        budget=2,
+        json=lambda d: {"code": d.event_codes[0]},
     ),
     PageCase(
-        "accept_api", "ready", "POST", lambda w: "/api/companies/invitations/accept",
-        budget=plus(ACCEPT_WRITE, 2), json=lambda d: {"code": d.event_codes[0]},
+        "accept_api",
+        "ready",
+        "POST",
+        lambda w: "/api/companies/invitations/accept",
+        budget=plus(ACCEPT_WRITE, 2),
+        json=lambda d: {"code": d.event_codes[0]},
     ),
 ]
 
@@ -237,7 +273,8 @@ def _login(client, world: World, who: str) -> None:
             email = db.session.get(User, world.data.ready_user_ids[world.ready_user()]).email
         elif who == "member":
             email = db.session.scalar(
-                select(User.email).join(Membership, Membership.user_id == User.id)
+                select(User.email)
+                .join(Membership, Membership.user_id == User.id)
                 .where(Membership.company_id == world.data.company_id, Membership.role == Role.MEMBER.value)
                 .limit(1)
             )
@@ -274,9 +311,11 @@ def test_page_budget(world, case):
 
 def _redemption_count(world: World) -> int:
     with world.app.app_context():
-        return len(db.session.execute(
-            select(Redemption.id).join(Invitation).where(Invitation.company_id == world.data.company_id)
-        ).all())
+        return len(
+            db.session.execute(
+                select(Redemption.id).join(Invitation).where(Invitation.company_id == world.data.company_id)
+            ).all()
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Security headers, the referrer policy against Flask-WTF's HTTPS check, cookies,
 and templates that the strict CSP can serve."""
+
 from __future__ import annotations
 
 import json
@@ -164,8 +165,9 @@ def production_app(app, database_url, monkeypatch):
     monkeypatch.setenv("PUBLIC_URL", HTTPS)
     monkeypatch.setenv("TRUSTED_HOSTS", "localhost")
     monkeypatch.setenv("DATABASE_URL", database_url)
-    prod = create_app({"WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-                       "RATELIMIT_ENABLED": False})
+    prod = create_app(
+        {"WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_ENABLED": False}
+    )
     assert prod.config["INVITES_ENV"] == "production"
     yield prod
     with prod.app_context():

@@ -13,6 +13,7 @@ clean bill of health, so this script counts what was really audited and says
 it. CI must not go red because a service is unreachable; set AUDIT_STRICT=1
 where an incomplete audit should fail.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_pip_audit(report: Path, extra: list[str]) -> subprocess.CompletedProcess:
     """pip-audit over the environment running this script: ``make audit`` runs it in
     .venv, installed from the pinned requirements files (runtime and test tools)."""
-    command = [sys.executable, "-m", "pip_audit", "--progress-spinner", "off", "--desc", "off",
-               "--format", "json", "--output", str(report), "--skip-editable"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--progress-spinner",
+        "off",
+        "--desc",
+        "off",
+        "--format",
+        "json",
+        "--output",
+        str(report),
+        "--skip-editable",
+    ]
     return subprocess.run(command + extra, capture_output=True, text=True, cwd=ROOT)
 
 
@@ -55,8 +68,10 @@ def summarise(report: dict, strict: bool) -> tuple[list[str], int]:
     if vulnerable:
         return lines, 1
     if not audited:
-        lines.append("DEPENDENCY AUDIT INCOMPLETE: no dependency could be audited; "
-                     "the vulnerability service was unreachable or does not know these packages.")
+        lines.append(
+            "DEPENDENCY AUDIT INCOMPLETE: no dependency could be audited; "
+            "the vulnerability service was unreachable or does not know these packages."
+        )
         return lines, 2 if strict else 0
     if skipped:
         lines.append("DEPENDENCY AUDIT INCOMPLETE: some dependencies could not be audited (listed above).")

@@ -9,6 +9,7 @@ app on a free local port, and drives Debian's Chromium (``/usr/bin/chromium``, o
 ``CHROMIUM``) through Playwright: the dashboard and the invite page at 1280×800,
 the members page and the dashboard at phone width (390×844).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,9 +47,7 @@ def seed() -> dict[str, str]:
         accounts.create_account(email, PASSWORD, name, company=company, role=role)
 
     def make(email=None, max_uses=1, days=7, **state) -> Invitation:
-        invitation = invitations.create(
-            company.id, owner, invitations.parse_new_invitation(email, max_uses, days)
-        )
+        invitation = invitations.create(company.id, owner, invitations.parse_new_invitation(email, max_uses, days))
         values = {}
         if state.get("paused"):
             values["is_active"] = False
@@ -68,7 +67,9 @@ def seed() -> dict[str, str]:
     make(max_uses=3, paused=True)
     team = make(max_uses=5, days=14)
     make(email="new.hire@acme.example.com")
-    for n, (name, target) in enumerate([("Lena Lopez", team), ("Ravi Rao", team), ("Ines Ito", full), ("Tom Tan", full)]):
+    for n, (name, target) in enumerate(
+        [("Lena Lopez", team), ("Ravi Rao", team), ("Ines Ito", full), ("Tom Tan", full)]
+    ):
         user = accounts.create_account(f"joiner{n}@example.com", PASSWORD, name)
         invitations.accept(target.code, user)
     return {"team": team.code}
@@ -94,8 +95,7 @@ def photograph(browser, base: str, codes: dict[str, str], out: Path, shots: list
     contexts = []
 
     def page_for(viewport, email=None):
-        context = browser.new_context(base_url=base, viewport=viewport, color_scheme="light",
-                                      device_scale_factor=1)
+        context = browser.new_context(base_url=base, viewport=viewport, color_scheme="light", device_scale_factor=1)
         contexts.append(context)
         page = context.new_page()
         if email:
@@ -136,8 +136,12 @@ def take(out: Path, browser=None) -> list[Path]:
         # The app's own configuration from the environment, as a development server has it
         # (the caller's environment is put back afterwards).
         settings = {
-            "INVITES_ENV": "development", "SECRET_KEY": "screenshots only", "DATABASE_URL": url,
-            "RATELIMIT_ENABLED": "false", "PUBLIC_URL": "https://invites.example.com", "REDIS_URL": "",
+            "INVITES_ENV": "development",
+            "SECRET_KEY": "screenshots only",
+            "DATABASE_URL": url,
+            "RATELIMIT_ENABLED": "false",
+            "PUBLIC_URL": "https://invites.example.com",
+            "REDIS_URL": "",
             "RATELIMIT_STORAGE_URI": "",
         }
         saved = {name: os.environ.get(name) for name in settings}

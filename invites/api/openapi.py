@@ -3,6 +3,7 @@
 Kept true by tests: every ``api.*`` route is described here (and nothing else),
 and a property-based fuzzer checks every answer against these schemas.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -77,9 +78,7 @@ def _schemas() -> dict[str, Any]:
             examples=[{"error": FIELDS_INVALID, "fields": {"maxUses": invitations.MAX_USES_ERROR}}],
         ),
         "Company": _object({"id": {"type": "integer"}, "name": {"type": "string"}}),
-        "User": _object(
-            {"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}}
-        ),
+        "User": _object({"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}}),
         "Membership": _object(
             {
                 "id": {"type": "integer", "description": "The company's id."},
@@ -301,8 +300,7 @@ def _paths() -> dict[str, Any]:
                     _object(
                         {
                             "email": {
-                                "description": "Only this account may accept. Absent, null or "
-                                "blank: anyone.",
+                                "description": "Only this account may accept. Absent, null or blank: anyone.",
                                 "anyOf": [
                                     {"type": "string", "format": "email", "maxLength": accounts.EMAIL_MAX_LENGTH},
                                     {"type": "string", "pattern": "^\\s*$"},
@@ -343,7 +341,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Check whether a code can be used now",
                 "description": "Any signed-in user. Refusals, in this order: "
                 + "; ".join(
-                    f"{REFUSAL_STATUS[r]} \"{r.value}\""
+                    f'{REFUSAL_STATUS[r]} "{r.value}"'
                     for r in (Refusal.NOT_FOUND, Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL, Refusal.PAUSED)
                 )
                 + ".",
@@ -364,9 +362,9 @@ def _paths() -> dict[str, Any]:
                 "tags": ["invitations"],
                 "summary": "Use a code: join its company as a MEMBER",
                 "description": "Any signed-in user. The refusals of validate, then "
-                f"{REFUSAL_STATUS[Refusal.WRONG_ACCOUNT]} \"{Refusal.WRONG_ACCOUNT.value}\" and "
-                f"{REFUSAL_STATUS[Refusal.ALREADY_MEMBER]} \"You are already a member of <company>\" or "
-                f"{REFUSAL_STATUS[Refusal.ALREADY_USED]} \"{Refusal.ALREADY_USED.value}\" (a member removed since). "
+                f'{REFUSAL_STATUS[Refusal.WRONG_ACCOUNT]} "{Refusal.WRONG_ACCOUNT.value}" and '
+                f'{REFUSAL_STATUS[Refusal.ALREADY_MEMBER]} "You are already a member of <company>" or '
+                f'{REFUSAL_STATUS[Refusal.ALREADY_USED]} "{Refusal.ALREADY_USED.value}" (a member removed since). '
                 "Exactly max uses people get in, however many accept at once.",
                 "security": signed_in,
                 "requestBody": _body(CODE_BODY, {"code": "abc123"}),
@@ -424,8 +422,7 @@ def _paths() -> dict[str, Any]:
                 "operationId": "revokeInvitation",
                 "tags": ["invitations"],
                 "summary": "Revoke an invitation for good",
-                "description": "OWNER and ADMIN of the invitation's company. 409 once it is revoked "
-                "or fully used.",
+                "description": "OWNER and ADMIN of the invitation's company. 409 once it is revoked or fully used.",
                 "security": signed_in,
                 "parameters": [INVITATION_ID],
                 "responses": {

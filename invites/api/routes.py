@@ -4,6 +4,7 @@ Thin views: every rule is in ``invitations`` and ``accounts``. Refusals from the
 domain become status codes in one table (``web.REFUSAL_STATUS``); the description
 of all of it is served at ``/api/openapi.json``.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -16,7 +17,6 @@ from ..dashboard.forms import CreateInvitationForm
 from ..extensions import csrf, db, login_manager
 from ..invitations import InvalidInvitation, InvitationRefused, Refusal
 from ..links import public_base
-from ..models import Invitation
 from ..tenancy import SESSION_KEY, current_membership
 from ..web import (
     REFUSAL_STATUS,

@@ -3,6 +3,7 @@
 The shapes written here are the ones ``openapi.py`` describes; the fuzzer in
 ``tests/test_api_fuzz.py`` checks that the two agree.
 """
+
 from __future__ import annotations
 
 import json

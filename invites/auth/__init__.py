@@ -1,4 +1,5 @@
 """Accounts: register, log in, log out."""
+
 from .routes import bp
 
 __all__ = ["bp"]

@@ -1,4 +1,5 @@
 """Forms for registering and logging in."""
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
@@ -47,9 +48,7 @@ class LoginForm(FlaskForm):
         validators=[InputRequired(EMAIL_REQUIRED), Length(max=EMAIL_MAX_LENGTH, message=EMAIL_INVALID)],
         filters=[strip],
     )
-    password = PasswordField(
-        "Password", validators=[InputRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX_LENGTH)]
-    )
+    password = PasswordField("Password", validators=[InputRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX_LENGTH)])
     next = HiddenField()
 
 

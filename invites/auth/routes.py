@@ -1,4 +1,5 @@
 """Register, log in and log out."""
+
 from __future__ import annotations
 
 import hmac
@@ -44,8 +45,9 @@ def unauthorized():
     the fragment's URL. Blueprints that opt out of the login view (the API)
     get a plain 401.
     """
-    if request.blueprint in login_manager.blueprint_login_views and not (
-        login_manager.blueprint_login_views[request.blueprint]
+    if (
+        request.blueprint in login_manager.blueprint_login_views
+        and not (login_manager.blueprint_login_views[request.blueprint])
     ):
         abort(401)
     if is_htmx_request():
@@ -209,8 +211,7 @@ def confirm_email(token: str):
         flash("Your email address is already confirmed.", "info")
     else:
         flash(
-            "This confirmation link is invalid, already used or older than 48 hours. "
-            "Log in and ask for a new one.",
+            "This confirmation link is invalid, already used or older than 48 hours. Log in and ask for a new one.",
             "error",
         )
     return redirect(url_for("dashboard.home") if current_user.is_authenticated else url_for("auth.login"))
@@ -233,8 +234,7 @@ def resend_confirmation():
 # --- password reset ---------------------------------------------------------------------
 
 RESET_SENT = (
-    "If an account uses that address, we have sent it a link to reset the password. "
-    "The link works for one hour."
+    "If an account uses that address, we have sent it a link to reset the password. The link works for one hour."
 )
 
 

@@ -1,4 +1,5 @@
 """Companies: members, roles, and switching between companies."""
+
 from .routes import bp
 
 __all__ = ["bp"]

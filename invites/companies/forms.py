@@ -1,10 +1,10 @@
 """Forms for the members page and the company switcher."""
+
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length
 
 from ..accounts import COMPANY_NAME_INVALID, COMPANY_NAME_MAX_LENGTH, COMPANY_NAME_REQUIRED
-
 from ..models import Role
 
 

@@ -1,7 +1,8 @@
 """The members page, role changes, removals, the activity page, and the company switcher."""
+
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, audit
@@ -29,9 +30,7 @@ def members():
 
     htmx paging swaps only the table and its page links (its ``members`` block).
     """
-    page = accounts.members_page(
-        current_membership().company_id, parse_page(request.args.get("page"))
-    )
+    page = accounts.members_page(current_membership().company_id, parse_page(request.args.get("page")))
     return render_page_or_fragment("companies/members.html", block="members", page=page)
 
 
@@ -42,9 +41,7 @@ def activity():
 
     htmx paging swaps only the list (its ``events`` block).
     """
-    page = audit.company_events(
-        current_membership().company_id, parse_page(request.args.get("page"))
-    )
+    page = audit.company_events(current_membership().company_id, parse_page(request.args.get("page")))
     return render_page_or_fragment("companies/activity.html", block="events", page=page)
 
 

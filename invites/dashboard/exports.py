@@ -3,6 +3,7 @@
 Both carry invitation links, which admit people to the company: they are for
 the company's owners and admins only, and never stored by a shared cache.
 """
+
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,7 @@ import io
 from collections.abc import Iterable, Iterator
 
 import segno
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, request, stream_with_context
 from werkzeug.http import quote_header_value
 
 from .. import invitations
@@ -70,7 +71,9 @@ def qr_image(invitation_id: int, kind: str):
     code = qr_code(invite_url(invitation.code))
     if kind == "svg":
         # Attributes only (no <style>, no script): the strict CSP applies to it too.
-        code.save(out, kind="svg", scale=QR_SCALE["svg"], xmldecl=False, title=f"Invitation {short_code(invitation.code)}")
+        code.save(
+            out, kind="svg", scale=QR_SCALE["svg"], xmldecl=False, title=f"Invitation {short_code(invitation.code)}"
+        )
         mimetype = "image/svg+xml"
     else:
         code.save(out, kind="png", scale=QR_SCALE["png"])
@@ -124,8 +127,18 @@ def _csv_response(filename: str, lines: Iterator[str]) -> Response:
 
 
 INVITATION_COLUMNS = [
-    "invitation", "link", "status", "paused", "email", "max uses", "used", "remaining",
-    "created at (UTC)", "expires at (UTC)", "revoked at (UTC)", "created by",
+    "invitation",
+    "link",
+    "status",
+    "paused",
+    "email",
+    "max uses",
+    "used",
+    "remaining",
+    "created at (UTC)",
+    "expires at (UTC)",
+    "revoked at (UTC)",
+    "created by",
 ]
 
 

@@ -5,6 +5,7 @@ dashboard's HTML form and the JSON API's body (``from_json``) both go through
 it. Its limits and messages are the domain's constants; the domain checks the
 values once more (``invitations.parse_new_invitation``) as the last guard.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -120,8 +121,11 @@ class CreateInvitationForm(FlaskForm):
         Each value is passed on as it is (a list stays one value, not several), so the
         fields judge JSON types themselves.
         """
-        defaults = {"email": "", "max_uses": invitations.MAX_USES_DEFAULT,
-                    "expires_in_days": invitations.EXPIRES_DEFAULT}
+        defaults = {
+            "email": "",
+            "max_uses": invitations.MAX_USES_DEFAULT,
+            "expires_in_days": invitations.EXPIRES_DEFAULT,
+        }
         pairs = []
         for name, json_name in cls.JSON_NAMES.items():
             value = body.get(json_name)

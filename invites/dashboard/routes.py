@@ -4,6 +4,7 @@ Every view is a thin caller of ``invitations``: it turns a request into one
 domain call and the result into a page, a card fragment (htmx) or a redirect
 with a flash (no JavaScript).
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -23,13 +24,13 @@ from flask import (
 from flask_login import current_user, login_required
 
 from .. import audit, invitations, limits
+from ..companies.forms import CreateCompanyForm
 from ..errors import error_response
 from ..extensions import limiter
 from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url, invite_url_pattern, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
-from ..companies.forms import CreateCompanyForm
 from ..tenancy import current_membership
 from ..web import (
     invitation_of_current_company,
@@ -114,9 +115,7 @@ def _list_context(which: invitations.Filter, page: int) -> dict:
 
 def _card(invitation: Invitation, status: int = 200, message: str | None = None):
     """The card partial (never a page), for htmx swaps."""
-    return make_response(
-        render_template("dashboard/_card.html", inv=invitation, message=message), status
-    )
+    return make_response(render_template("dashboard/_card.html", inv=invitation, message=message), status)
 
 
 def _changed(invitation: Invitation, message: str):
@@ -153,9 +152,7 @@ def company():
     """The current company's invitations: the create form and one filtered page of cards."""
     which = invitations.parse_filter(request.args.get("filter"))
     page = parse_page(request.args.get("page"))
-    return render_template(
-        "dashboard/index.html", form=CreateInvitationForm(), **_list_context(which, page)
-    )
+    return render_template("dashboard/index.html", form=CreateInvitationForm(), **_list_context(which, page))
 
 
 @bp.post("/company/invitations")
@@ -180,9 +177,7 @@ def create():
         )
         return trigger(response, "announce", "The invitation was not created. Check the form.")
 
-    invitation = invitations.create(
-        current_membership().company_id, current_user, form.new_invitation
-    )
+    invitation = invitations.create(current_membership().company_id, current_user, form.new_invitation)
     message = f"Invitation {short_code(invitation.code)} created."
     if not is_htmx():
         flash(message, "success")

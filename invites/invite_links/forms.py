@@ -1,4 +1,5 @@
 """The form behind the "Join <Company>" button."""
+
 from flask_wtf import FlaskForm
 
 

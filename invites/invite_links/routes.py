@@ -3,6 +3,7 @@
 The rules, and the messages for every refusal, live in ``invitations``; these
 views only turn its answers into pages.
 """
+
 from __future__ import annotations
 
 import re
@@ -54,7 +55,7 @@ def code_from(pasted: str) -> str | None:
     if "/" in text:
         path = urlsplit(text if "//" in text else "//" + text).path
         marker = path.rfind("/invite/")
-        text = path[marker + len("/invite/"):].strip("/") if marker >= 0 else ""
+        text = path[marker + len("/invite/") :].strip("/") if marker >= 0 else ""
     return text if _CODE.fullmatch(text) else None
 
 

@@ -7,6 +7,7 @@ Create Date: 2026-11-21
 The invitation system as it stood before seed 003: one code, one use, an
 inviter, a PENDING/ACCEPTED status and an expiry.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -43,8 +44,10 @@ def upgrade():
         sa.Column("role", sa.String(length=10), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["company_id"], ["companies.id"],
-            name=op.f("fk_memberships_company_id_companies"), ondelete="CASCADE",
+            ["company_id"],
+            ["companies.id"],
+            name=op.f("fk_memberships_company_id_companies"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users"), ondelete="CASCADE"
@@ -53,9 +56,7 @@ def upgrade():
         sa.UniqueConstraint("user_id", "company_id", name=op.f("uq_memberships_user_id_company_id")),
         sa.CheckConstraint("role IN ('OWNER', 'ADMIN', 'MEMBER')", name=op.f("chk_membership_role")),
     )
-    op.create_index(
-        op.f("ix_memberships_company_id_created_at"), "memberships", ["company_id", "created_at"]
-    )
+    op.create_index(op.f("ix_memberships_company_id_created_at"), "memberships", ["company_id", "created_at"])
     op.create_table(
         "company_invitations",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,12 +68,12 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["company_id"], ["companies.id"],
-            name=op.f("fk_company_invitations_company_id_companies"), ondelete="CASCADE",
+            ["company_id"],
+            ["companies.id"],
+            name=op.f("fk_company_invitations_company_id_companies"),
+            ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["inviter_id"], ["users.id"], name=op.f("fk_company_invitations_inviter_id_users")
-        ),
+        sa.ForeignKeyConstraint(["inviter_id"], ["users.id"], name=op.f("fk_company_invitations_inviter_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_company_invitations")),
         sa.UniqueConstraint("code", name=op.f("uq_company_invitations_code")),
         sa.CheckConstraint("status IN ('PENDING', 'ACCEPTED')", name=op.f("chk_invitation_status")),

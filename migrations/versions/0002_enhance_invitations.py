@@ -14,6 +14,7 @@ The CHECK constraints and the partial index keep seed 000's names
 find them with the table name changed. Legacy accepted invitations have no
 redemption row: nobody recorded who used them.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -50,17 +51,11 @@ def upgrade():
 
     with op.batch_alter_table("company_invitations") as batch:
         batch.alter_column("created_by", existing_type=sa.Integer(), nullable=False)
-        batch.create_foreign_key(
-            op.f("fk_company_invitations_created_by_users"), "users", ["created_by"], ["id"]
-        )
+        batch.create_foreign_key(op.f("fk_company_invitations_created_by_users"), "users", ["created_by"], ["id"])
         batch.drop_constraint(op.f("fk_company_invitations_inviter_id_users"), type_="foreignkey")
         batch.drop_column("inviter_id")
-        batch.create_check_constraint(
-            op.f("chk_invitation_max_uses"), "max_uses >= 1 AND max_uses <= 100"
-        )
-        batch.create_check_constraint(
-            op.f("chk_invitation_used_count"), "used_count >= 0 AND used_count <= max_uses"
-        )
+        batch.create_check_constraint(op.f("chk_invitation_max_uses"), "max_uses >= 1 AND max_uses <= 100")
+        batch.create_check_constraint(op.f("chk_invitation_used_count"), "used_count >= 0 AND used_count <= max_uses")
         batch.create_index("idx_invitation_created_by", ["created_by"])
         batch.create_index(
             "idx_invitation_revoked",
@@ -76,18 +71,19 @@ def upgrade():
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["invitation_id"], ["company_invitations.id"],
+            ["invitation_id"],
+            ["company_invitations.id"],
             name=op.f("fk_invitation_redemptions_invitation_id_company_invitations"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"],
-            name=op.f("fk_invitation_redemptions_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_invitation_redemptions_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invitation_redemptions")),
-        sa.UniqueConstraint(
-            "invitation_id", "user_id", name=op.f("uq_invitation_redemptions_invitation_id_user_id")
-        ),
+        sa.UniqueConstraint("invitation_id", "user_id", name=op.f("uq_invitation_redemptions_invitation_id_user_id")),
     )
 
 
@@ -98,9 +94,7 @@ def downgrade():
     op.execute(invitations.update().values(inviter_id=invitations.c.created_by))
     with op.batch_alter_table("company_invitations") as batch:
         batch.alter_column("inviter_id", existing_type=sa.Integer(), nullable=False)
-        batch.create_foreign_key(
-            op.f("fk_company_invitations_inviter_id_users"), "users", ["inviter_id"], ["id"]
-        )
+        batch.create_foreign_key(op.f("fk_company_invitations_inviter_id_users"), "users", ["inviter_id"], ["id"])
         batch.drop_index("idx_invitation_revoked")
         batch.drop_index("idx_invitation_created_by")
         batch.drop_constraint(op.f("chk_invitation_used_count"), type_="check")

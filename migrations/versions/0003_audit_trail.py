@@ -4,6 +4,7 @@ Revision ID: 0003_audit_trail
 Revises: 0002_enhance_invitations
 Create Date: 2026-11-21
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,23 +29,27 @@ def upgrade():
             ["actor_id"], ["users.id"], name=op.f("fk_audit_events_actor_id_users"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["company_id"], ["companies.id"],
-            name=op.f("fk_audit_events_company_id_companies"), ondelete="CASCADE",
+            ["company_id"],
+            ["companies.id"],
+            name=op.f("fk_audit_events_company_id_companies"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["invitation_id"], ["company_invitations.id"],
-            name=op.f("fk_audit_events_invitation_id_company_invitations"), ondelete="CASCADE",
+            ["invitation_id"],
+            ["company_invitations.id"],
+            name=op.f("fk_audit_events_invitation_id_company_invitations"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["subject_user_id"], ["users.id"],
-            name=op.f("fk_audit_events_subject_user_id_users"), ondelete="SET NULL",
+            ["subject_user_id"],
+            ["users.id"],
+            name=op.f("fk_audit_events_subject_user_id_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     op.create_index(op.f("ix_audit_events_company_id_created_at"), "audit_events", ["company_id", "created_at"])
-    op.create_index(
-        op.f("ix_audit_events_invitation_id_created_at"), "audit_events", ["invitation_id", "created_at"]
-    )
+    op.create_index(op.f("ix_audit_events_invitation_id_created_at"), "audit_events", ["invitation_id", "created_at"])
 
 
 def downgrade():

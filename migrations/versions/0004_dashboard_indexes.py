@@ -19,6 +19,7 @@ Live usage polls for a company's audit events after a cursor (its newest id):
 ``(company_id, id)`` answers both in a few index entries, however many events
 other companies write.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -52,14 +53,14 @@ def upgrade():
                 postgresql_concurrently=True,
             )
             op.create_index(
-                op.f("ix_audit_events_company_id_id"), "audit_events", ["company_id", "id"],
+                op.f("ix_audit_events_company_id_id"),
+                "audit_events",
+                ["company_id", "id"],
                 postgresql_concurrently=True,
             )
         return
     with op.batch_alter_table("company_invitations") as batch:
-        batch.create_index(
-            op.f("ix_company_invitations_company_id_created_at_id"), ["company_id", "created_at", "id"]
-        )
+        batch.create_index(op.f("ix_company_invitations_company_id_created_at_id"), ["company_id", "created_at", "id"])
         batch.create_index(
             "idx_invitation_paused",
             ["company_id", "created_at", "id"],

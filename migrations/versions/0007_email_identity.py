@@ -20,8 +20,9 @@ invitation email's delivery, kept on the row the card already reads;
 
 ``email_outbox``: one row per email, written in the transaction of its cause.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0007_email_identity"
 down_revision = "0006_normalise_emails"
@@ -74,21 +75,19 @@ def upgrade():
         sa.CheckConstraint(
             "kind IN ('confirm', 'invitation', 'resend', 'reminder', 'reset')", name=op.f("chk_outbox_kind")
         ),
-        sa.CheckConstraint(
-            "state IN ('queued', 'sending', 'sent', 'failed')", name=op.f("chk_outbox_state")
-        ),
+        sa.CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed')", name=op.f("chk_outbox_state")),
         sa.CheckConstraint("attempts >= 0", name=op.f("chk_outbox_attempts")),
         sa.CheckConstraint("(state = 'sent') = (sent_at IS NOT NULL)", name=op.f("chk_outbox_sent_at")),
-        sa.CheckConstraint(
-            "state <> 'failed' OR last_error IS NOT NULL", name=op.f("chk_outbox_failed_reason")
-        ),
+        sa.CheckConstraint("state <> 'failed' OR last_error IS NOT NULL", name=op.f("chk_outbox_failed_reason")),
         sa.CheckConstraint("state <> 'sending' OR lease_until IS NOT NULL", name=op.f("chk_outbox_lease")),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_email_outbox_user_id_users"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["invitation_id"], ["company_invitations.id"],
-            name=op.f("fk_email_outbox_invitation_id_company_invitations"), ondelete="CASCADE",
+            ["invitation_id"],
+            ["company_invitations.id"],
+            name=op.f("fk_email_outbox_invitation_id_company_invitations"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_email_outbox")),
         sa.UniqueConstraint("message_id", name=op.f("uq_email_outbox_message_id")),

@@ -6,6 +6,7 @@ CSRF protection on (as in production). Chromium is ``/usr/bin/chromium``
 Without Chromium these tests skip with the reason shown, except
 under ``CI=true``, where they fail.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ app's Content-Security-Policy stays as it is: only the contexts of this test byp
 it (``bypass_csp``), so that the injected script may run. Any serious or critical
 violation fails the test, with every page's findings listed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -123,8 +124,9 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport, s
         page.wait_for_load_state()
         checked += 1
         for v in violations(page):
-            found.append(f"{what} ({path}): [{v['impact']}] {v['id']}: {v['help']}\n    "
-                         + "\n    ".join(v["nodes"][:6]))
+            found.append(
+                f"{what} ({path}): [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6])
+            )
     assert checked == len(pages_to_check(world))
 
     # Forms that came back with errors: the summary, the invalid fields, the help text.

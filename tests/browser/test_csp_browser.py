@@ -1,5 +1,6 @@
 """In a real Chromium: the pages, Pico CSS and htmx work under the strict CSP with no
 violation, and a failing htmx request shows a visible message."""
+
 from __future__ import annotations
 
 import pytest
@@ -80,7 +81,9 @@ def test_pages_pico_and_htmx_run_under_the_csp_without_violation(page, make, app
     assert page.evaluate("Array.from(document.styleSheets).every(s => s.cssRules.length > 0)")
     assert page.evaluate("document.styleSheets.length") == 2
     assert page.evaluate("getComputedStyle(document.querySelector('#spinner')).display") == "none"
-    assert page.evaluate("window.htmx && htmx.config.includeIndicatorStyles === false && htmx.config.allowEval === false")
+    assert page.evaluate(
+        "window.htmx && htmx.config.includeIndicatorStyles === false && htmx.config.allowEval === false"
+    )
     assert page.evaluate("document.querySelectorAll('style').length") == 0
     page.click("#works")
     page.wait_for_selector("#swapped")

@@ -4,6 +4,7 @@ These run in the SQLite pass only: they check what the browser does with the
 pages and fragments; the database behaviour behind them is covered on both
 backends by ``tests/test_dashboard.py``.
 """
+
 from __future__ import annotations
 
 import re
@@ -316,7 +317,9 @@ def test_seed_003_use_cases_from_the_dashboard(new_page, app, make, acme):
 
     def press(invitation, verb: str, then: str) -> None:
         card_of(page, invitation.id).get_by_role("button", name=re.compile(f"^{verb} invitation")).click()
-        expect(card_of(page, invitation.id).get_by_role("button", name=re.compile(f"^{then} invitation"))).to_be_visible()
+        expect(
+            card_of(page, invitation.id).get_by_role("button", name=re.compile(f"^{then} invitation"))
+        ).to_be_visible()
 
     # 1. Team onboarding: 10 places, "7/10 uses" while people join.
     team = create("10")
@@ -431,8 +434,7 @@ def test_a_slow_pause_keeps_the_focus_and_live_usage_never_overwrites_the_card_m
     expect(card.get_by_role("button", name=f"Pause invitation {name}")).to_be_disabled()
     # Meanwhile someone joins: the next poll brings the card as it was before the pause.
     accept_as(app, make, invitation.code, "ann@example.com")
-    with page.expect_response(lambda r: "/dashboard/company/changes" in r.url and r.status == 200,
-                              timeout=8000):
+    with page.expect_response(lambda r: "/dashboard/company/changes" in r.url and r.status == 200, timeout=8000):
         pass
     page.wait_for_timeout(300)
     expect(card.locator(".badge-uses")).to_have_text("0/3 uses")  # the poll left the busy card alone

@@ -1,4 +1,5 @@
 """No dead ends, in a real Chromium: someone in no company finds a way in, with and without JavaScript."""
+
 from __future__ import annotations
 
 import pytest

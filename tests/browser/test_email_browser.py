@@ -1,4 +1,5 @@
 """Issue 11 in a real Chromium: follow the links that arrive by email (aiosmtpd on loopback)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Feedback where people expect it: after a create, and when signing up from an invite page."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Form errors read as errors: a summary at the top that takes the focus, links to each field."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,9 +24,7 @@ def test_create_with_errors_focuses_a_summary_whose_links_lead_to_the_fields(new
     summary = page.locator(".error-summary")
     expect(summary).to_be_focused()
     expect(summary.get_by_role("heading")).to_have_text("There is a problem")
-    expect(summary.get_by_role("link")).to_have_text(
-        [invitations.EMAIL_RESERVED_ERROR, invitations.MAX_USES_ERROR]
-    )
+    expect(summary.get_by_role("link")).to_have_text([invitations.EMAIL_RESERVED_ERROR, invitations.MAX_USES_ERROR])
     uses = page.get_by_label("Maximum Uses")
     expect(uses).to_have_attribute("aria-invalid", "true")
     expect(uses).to_have_accessible_description(

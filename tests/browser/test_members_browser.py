@@ -1,4 +1,5 @@
 """The members page in a real Chromium: removing someone asks first, with and without JavaScript."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,9 +32,10 @@ def sign_in(page, email: str) -> None:
 
 def is_member(app, user) -> bool:
     with app.app_context():
-        return db.session.scalar(
-            sa.select(sa.func.count()).select_from(Membership).where(Membership.user_id == user.id)
-        ) == 1
+        return (
+            db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(Membership.user_id == user.id))
+            == 1
+        )
 
 
 def test_remove_with_javascript_asks_in_a_dialog_naming_the_person(new_page, app, acme):
@@ -114,8 +116,12 @@ def test_at_phone_width_every_member_is_reachable_without_sideways_scrolling(new
     from ..invitation_helpers import new_invitation
 
     company, owner, mia = acme
-    make.user("maximilian.alexander.longname@subdivision.example.com", company=company, role=Role.ADMIN,
-              name="Maximilian Alexander Extraordinarily-Longname")
+    make.user(
+        "maximilian.alexander.longname@subdivision.example.com",
+        company=company,
+        role=Role.ADMIN,
+        name="Maximilian Alexander Extraordinarily-Longname",
+    )
     for filler in range(3):
         new_invitation(app, company, owner, email=f"someone{filler}@example.com")
     page = new_page(viewport=PHONE, java_script_enabled=javascript)

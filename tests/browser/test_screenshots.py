@@ -1,4 +1,5 @@
 """The README's screenshots can be taken again: tools/screenshots.py runs from a clean checkout."""
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,10 @@ def test_the_screenshot_script_photographs_a_seeded_instance(tmp_path, browser):
     before = dict(os.environ)
     shots = screenshots.take(tmp_path, browser)
     assert [path.name for path in shots] == [
-        "dashboard.png", "invite-page.png", "phone-members.png", "phone-dashboard.png"
+        "dashboard.png",
+        "invite-page.png",
+        "phone-members.png",
+        "phone-dashboard.png",
     ]
     width, height = png_size(tmp_path / "dashboard.png")
     assert width == 1280 and height > 800  # the whole page, every card

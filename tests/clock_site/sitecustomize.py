@@ -5,6 +5,7 @@ offset in ``INVITES_TEST_CLOCK_OFFSET`` only while ``INVITES_TEST_NOW`` is set, 
 imports this at the start of every child process: its clock (and its workers', which fork
 from it) then travels by the same offset as the suite's, and so does its ``db_now``.
 """
+
 import os
 import sys
 from datetime import datetime, timedelta, timezone
