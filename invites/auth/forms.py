@@ -42,6 +42,28 @@ def no_control_characters(form, field):
         raise ValidationError(CONTROL_CHARACTERS)
 
 
+def new_password(label: str) -> PasswordField:
+    """A password being chosen (sign-up, reset), with the accounts rule for its length."""
+    return PasswordField(
+        label,
+        validators=[
+            InputRequired("Choose a password."),
+            Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH, message=PASSWORD_INVALID),
+        ],
+        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def repeated_password(label: str) -> PasswordField:
+    """The same password again, to catch a typo in a field nobody can read."""
+    return PasswordField(
+        label,
+        validators=[InputRequired("Repeat your password."), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class LoginForm(FlaskForm):
     email = EmailField(
         "Email",
@@ -73,20 +95,8 @@ class RegisterForm(FlaskForm):
         filters=[strip],
         render_kw={"autocomplete": "email"},
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            InputRequired("Choose a password."),
-            Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH, message=PASSWORD_INVALID),
-        ],
-        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Repeat password",
-        validators=[InputRequired("Repeat your password."), EqualTo("password", "The passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password("Password")
+    confirm = repeated_password("Repeat password")
     company_name = StringField(
         "Company name (optional)",
         validators=[
@@ -116,17 +126,5 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(
-        "New password",
-        validators=[
-            InputRequired("Choose a password."),
-            Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH, message=PASSWORD_INVALID),
-        ],
-        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Repeat new password",
-        validators=[InputRequired("Repeat your password."), EqualTo("password", "The passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password("New password")
+    confirm = repeated_password("Repeat new password")
