@@ -536,6 +536,8 @@ def run_backend(backend: str, args: argparse.Namespace, endpoints: tuple[Endpoin
             "PUBLIC_URL": "http://127.0.0.1",
             "DATABASE_URL": url,
             "RATELIMIT_ENABLED": "false",
+            # Production requires a mail setting; the benchmarks print emails instead of sending them.
+            "MAIL_URL": "console://",
         }
         with environment(settings):
             app = create_app()
