@@ -915,15 +915,16 @@ def queue_invitation_email(invitation: Invitation, kind: EmailKind, inviter: Use
 
 def proven_email(token: Any, code: Any) -> str | None:
     """The target address an invitation email's token proves, if it is for the invitation ``code``."""
-    payload = tokens.read(tokens.Purpose.INVITE, token)
-    if payload is None:
-        return None
     invitation = find_by_code(code)
-    if invitation is None or invitation.id != payload.get("i") or invitation.email is None:
+    return proven_email_of(invitation, token) if invitation is not None else None
+
+
+def proven_email_of(invitation: Invitation, token: Any) -> str | None:
+    """The target address of ``invitation`` if ``token`` (from its email's link) proves it, else None."""
+    payload = tokens.read(tokens.Purpose.INVITE, token)
+    if payload is None or invitation.email is None or invitation.id != payload.get("i"):
         return None
-    if payload.get("e") != invitation.email:
-        return None
-    return invitation.email
+    return invitation.email if payload.get("e") == invitation.email else None
 
 
 def resend(invitation: Invitation, actor: User) -> Invitation:

@@ -101,7 +101,8 @@ def login():
             return redirect(_after_login())
         form.form_errors.append(accounts.LOGIN_FAILED)
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, joining=_joining(form)), status
+    joining = _joining(_invitation_of(form.next.data))
+    return render_template("auth/login.html", form=form, joining=joining), status
 
 
 def _invitation_of(next_path: str | None):
@@ -120,7 +121,7 @@ def _invitation_of(next_path: str | None):
     return invitations.find_by_code(args["code"])
 
 
-def _invited_email(next_path: str | None) -> str | None:
+def _invited_email(invitation) -> str | None:
     """The address the invitation email proved, when the sign-up returns to that invitation.
 
     Only with the signed token the invitation email's link carried (kept in the
@@ -128,15 +129,13 @@ def _invited_email(next_path: str | None) -> str | None:
     mailbox. Without it nothing is pre-filled; the invite page's masked hint stays.
     The address never travels in a URL (browser history, access logs, Referer).
     """
-    invitation = _invitation_of(next_path)
     if invitation is None:
         return None
-    return invitations.proven_email(session.get(invitations.TOKEN_SESSION_KEY), invitation.code)
+    return invitations.proven_email_of(invitation, session.get(invitations.TOKEN_SESSION_KEY))
 
 
-def _joining(form) -> str | None:
+def _joining(invitation) -> str | None:
     """The company the person is about to join, for the heading ("… to join Acme")."""
-    invitation = _invitation_of(form.next.data)
     return invitation.company.name if invitation is not None else None
 
 
@@ -155,9 +154,13 @@ def register():
     form = RegisterForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
-        form.email.data = _invited_email(form.next.data)
+    # The invitation this sign-up returns to, looked up once for the pre-fill, the
+    # verification and the heading.
+    invitation = _invitation_of(safe_next(form.next.data))
+    if request.method == "GET":
+        form.email.data = _invited_email(invitation)
     if form.validate_on_submit():
-        proven = _invited_email(safe_next(form.next.data))
+        proven = _invited_email(invitation)
         try:
             user = accounts.create_account(
                 email=form.email.data,
@@ -176,7 +179,7 @@ def register():
                 flash(f"We sent a confirmation link to {user.email}.", "info")
             return redirect(_after_login())
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/register.html", form=form, joining=_joining(form)), status
+    return render_template("auth/register.html", form=form, joining=_joining(invitation)), status
 
 
 @bp.post("/logout")
