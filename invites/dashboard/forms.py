@@ -65,6 +65,18 @@ def target_email(form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
+def whole_number(label: str, minimum: int, maximum: int, message: str, **kwargs) -> WholeNumberField:
+    """A whole-number field limited to ``minimum``–``maximum`` (the domain's limits), with one
+    message for anything else, and the same limits on the browser's number box."""
+    return WholeNumberField(
+        label,
+        validators=[NumberRange(minimum, maximum, message)],
+        message=message,
+        render_kw={"inputmode": "numeric", "min": minimum, "max": maximum, "step": 1},
+        **kwargs,
+    )
+
+
 class CreateInvitationForm(FlaskForm):
     """Email Address (optional), Maximum Uses and Expires In (Days), as in seed 003."""
 
@@ -78,35 +90,21 @@ class CreateInvitationForm(FlaskForm):
             "maxlength": accounts.EMAIL_MAX_LENGTH,
         },
     )
-    max_uses = WholeNumberField(
+    max_uses = whole_number(
         "Maximum Uses",
-        validators=[
-            NumberRange(invitations.MAX_USES_MIN, invitations.MAX_USES_MAX, invitations.MAX_USES_ERROR),
-        ],
-        message=invitations.MAX_USES_ERROR,
+        invitations.MAX_USES_MIN,
+        invitations.MAX_USES_MAX,
+        invitations.MAX_USES_ERROR,
         default=invitations.MAX_USES_DEFAULT,
         description=f"How many people can use this code (Max: {invitations.MAX_USES_MAX})",
-        render_kw={
-            "inputmode": "numeric",
-            "min": invitations.MAX_USES_MIN,
-            "max": invitations.MAX_USES_MAX,
-            "step": 1,
-        },
     )
-    expires_in_days = WholeNumberField(
+    expires_in_days = whole_number(
         "Expires In (Days)",
-        validators=[
-            NumberRange(invitations.EXPIRES_MIN, invitations.EXPIRES_MAX, invitations.EXPIRES_ERROR),
-        ],
-        message=invitations.EXPIRES_ERROR,
+        invitations.EXPIRES_MIN,
+        invitations.EXPIRES_MAX,
+        invitations.EXPIRES_ERROR,
         default=invitations.EXPIRES_DEFAULT,
         description=f"Default: {invitations.EXPIRES_DEFAULT}, Max: {invitations.EXPIRES_MAX}",
-        render_kw={
-            "inputmode": "numeric",
-            "min": invitations.EXPIRES_MIN,
-            "max": invitations.EXPIRES_MAX,
-            "step": 1,
-        },
     )
 
     #: The API's names for the fields (it speaks camelCase).
