@@ -143,6 +143,9 @@ class Company(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: "Pause all": while set, none of the company's invitations can be used; each
+    #: keeps its own ``is_active``, which comes back into force on resume.
+    invitations_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="company")
 
@@ -184,6 +187,13 @@ class Invitation(db.Model):
         CheckConstraint("max_uses >= 1 AND max_uses <= 100", name="invitation_max_uses"),
         CheckConstraint("used_count >= 0 AND used_count <= max_uses", name="invitation_used_count"),
         CheckConstraint("status IN ('PENDING', 'ACCEPTED')", name="invitation_status"),
+        CheckConstraint("role IN ('MEMBER', 'ADMIN')", name="invitation_role"),
+        CheckConstraint(
+            "allowed_domain IS NULL OR (email IS NULL AND allowed_domain = lower(allowed_domain))",
+            name="invitation_allowed_domain",
+        ),
+        CheckConstraint("label IS NULL OR length(label) BETWEEN 1 AND 80", name="invitation_label"),
+        CheckConstraint("version >= 1", name="invitation_version"),
         Index("idx_invitation_created_by", "created_by"),
         Index(
             "idx_invitation_revoked",
@@ -229,6 +239,14 @@ class Invitation(db.Model):
     email_error: Mapped[str | None] = mapped_column(String(500))
     #: When the reminder (48 h before expiry) was queued; set once, so never twice.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What joining through this invitation makes you: MEMBER or ADMIN.
+    role: Mapped[str] = mapped_column(String(10), default=Role.MEMBER.value, server_default=text("'MEMBER'"))
+    #: Only verified addresses at exactly this domain may accept (no target email then).
+    allowed_domain: Mapped[str | None] = mapped_column(String(253))
+    #: An admin's note ("Sales team"), shown on the card and searched.
+    label: Mapped[str | None] = mapped_column(String(80))
+    #: One more with every edit: an edit from a card that is no longer current matches nothing.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     company: Mapped[Company] = relationship()
     creator: Mapped[User] = relationship(foreign_keys=[created_by])

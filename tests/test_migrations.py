@@ -116,7 +116,18 @@ def test_names_from_seed_000_exist(migrating_app):
 
 @pytest.mark.parametrize(
     "assignment",
-    ["max_uses = 0", "max_uses = 101", "used_count = 2", "used_count = -1", "status = 'REVOKED'"],
+    [
+        "max_uses = 0",
+        "max_uses = 101",
+        "used_count = 2",
+        "used_count = -1",
+        "status = 'REVOKED'",
+        "role = 'OWNER'",
+        "allowed_domain = 'Acme.com'",
+        "email = 'a@acme.com', allowed_domain = 'acme.com'",
+        "label = ''",
+        "version = 0",
+    ],
 )
 def test_database_rejects_broken_invariants(migrating_app, assignment):
     upgrade(directory=MIGRATIONS)
