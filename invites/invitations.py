@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit, outbox, tokens
-from .accounts import is_reserved_domain, normalise_email, valid_email
+from .accounts import has_control_characters, is_reserved_domain, normalise_email, valid_email
 from .extensions import db
 from .masking import short_code
 from .models import (
@@ -53,6 +53,17 @@ EMAIL_RESERVED_ERROR = (
     "Email cannot be delivered to reserved domains such as .test, .invalid or .localhost: "
     "enter a real address, or leave it empty."
 )
+#: The roles an invitation can grant (never OWNER), and who may grant ADMIN.
+GRANTABLE_ROLES = (Role.MEMBER, Role.ADMIN)
+ROLE_ERROR = "Role must be Member or Admin."
+ADMIN_ROLE_ERROR = "Only an owner can create or edit an invitation that makes people Admins."
+DOMAIN_MAX_LENGTH = 253
+DOMAIN_ERROR = "Enter a domain such as acme.com (without @), or leave it empty."
+DOMAIN_WITH_EMAIL_ERROR = (
+    "An invitation for one email address cannot also be limited to a domain: leave one of them empty."
+)
+LABEL_MAX_LENGTH = 80
+LABEL_ERROR = f"A label is at most {LABEL_MAX_LENGTH} characters, on one line."
 
 
 class Refusal(enum.Enum):
@@ -69,6 +80,8 @@ class Refusal(enum.Enum):
     ALREADY_MEMBER = "You are already a member of {company}"
     # A member who was removed and opens the same link again: one user, one use.
     ALREADY_USED = "You have already used this invitation"
+    # An invitation limited to a domain, and this account's verified address is not there.
+    WRONG_DOMAIN = "This invitation is limited to @{domain} addresses"
 
 
 class InvitationRefused(Exception):
@@ -83,6 +96,8 @@ class InvitationRefused(Exception):
     def message(self) -> str:
         if self.reason is Refusal.ALREADY_MEMBER and self.invitation is not None:
             return self.reason.value.format(company=self.invitation.company.name)
+        if self.reason is Refusal.WRONG_DOMAIN and self.invitation is not None:
+            return self.reason.value.format(domain=self.invitation.allowed_domain)
         return self.reason.value
 
 
@@ -133,6 +148,9 @@ class NewInvitation:
     email: str | None
     max_uses: int
     expires_in_days: int
+    role: Role = Role.MEMBER
+    allowed_domain: str | None = None
+    label: str | None = None
 
 
 def _whole_number(raw: Any, low: int, high: int, default: int) -> int | None:
@@ -170,7 +188,67 @@ def check_email(raw: Any) -> str | None:
         raise ValueError(EMAIL_RESERVED_ERROR if reserved else EMAIL_ERROR) from None
 
 
-def parse_new_invitation(email: Any, max_uses: Any, expires_in_days: Any) -> NewInvitation:
+def check_role(raw: Any) -> Role:
+    """The role an invitation grants: MEMBER when absent; raises ValueError for anything
+    but MEMBER or ADMIN (any case)."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return Role.MEMBER
+    if isinstance(raw, str):
+        try:
+            role = Role(raw.strip().upper())
+        except ValueError:
+            role = None
+        if role in GRANTABLE_ROLES:
+            return role
+    raise ValueError(ROLE_ERROR)
+
+
+def check_domain(raw: Any) -> str | None:
+    """An allowed email domain, normalised (``Acme.COM`` → ``acme.com``), or None when
+    empty; raises ValueError for anything that is no domain an address could be at.
+
+    It is judged as the domain of an address (``accounts.valid_email``), so what it
+    accepts is exactly what an account's address can end with.
+    """
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if not isinstance(raw, str) or "@" in raw or len(raw.strip()) > DOMAIN_MAX_LENGTH:
+        raise ValueError(DOMAIN_ERROR)
+    try:
+        domain = valid_email(f"x@{raw.strip()}").rpartition("@")[2]
+    except ValueError:
+        raise ValueError(DOMAIN_ERROR) from None
+    if len(domain) > DOMAIN_MAX_LENGTH:
+        raise ValueError(DOMAIN_ERROR)
+    return domain
+
+
+def check_label(raw: Any) -> str | None:
+    """An invitation's label, trimmed, or None when empty; raises ValueError when it is
+    longer than ``LABEL_MAX_LENGTH`` or holds a control character (a line break)."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if not isinstance(raw, str):
+        raise ValueError(LABEL_ERROR)
+    label = raw.strip()
+    if len(label) > LABEL_MAX_LENGTH or has_control_characters(label):
+        raise ValueError(LABEL_ERROR)
+    return label
+
+
+def domain_of(email: str) -> str:
+    """The domain an (already normalised) address is at."""
+    return email.rpartition("@")[2]
+
+
+def parse_new_invitation(
+    email: Any,
+    max_uses: Any,
+    expires_in_days: Any,
+    role: Any = None,
+    allowed_domain: Any = None,
+    label: Any = None,
+) -> NewInvitation:
     """Validate raw input from a form or a JSON body; raise ``InvalidInvitation``."""
     errors: dict[str, str] = {}
     try:
@@ -178,6 +256,18 @@ def parse_new_invitation(email: Any, max_uses: Any, expires_in_days: Any) -> New
     except ValueError as exc:
         errors["email"] = str(exc)
         clean_email = None
+    clean = {}
+    for name, checker, raw in (
+        ("role", check_role, role),
+        ("allowed_domain", check_domain, allowed_domain),
+        ("label", check_label, label),
+    ):
+        try:
+            clean[name] = checker(raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if clean_email is not None and clean.get("allowed_domain") is not None:
+        errors["allowed_domain"] = DOMAIN_WITH_EMAIL_ERROR
     uses = _whole_number(max_uses, MAX_USES_MIN, MAX_USES_MAX, MAX_USES_DEFAULT)
     if uses is None:
         errors["max_uses"] = MAX_USES_ERROR
@@ -186,7 +276,7 @@ def parse_new_invitation(email: Any, max_uses: Any, expires_in_days: Any) -> New
         errors["expires_in_days"] = EXPIRES_ERROR
     if errors:
         raise InvalidInvitation(errors)
-    return NewInvitation(email=clean_email, max_uses=uses, expires_in_days=days)
+    return NewInvitation(email=clean_email, max_uses=uses, expires_in_days=days, **clean)
 
 
 # --- states ------------------------------------------------------------------
@@ -539,6 +629,9 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
             used_count=0,
             is_active=True,
             status=InvitationStatus.PENDING.value,
+            role=new.role.value,
+            allowed_domain=new.allowed_domain,
+            label=new.label,
         )
         db.session.add(invitation)
         try:

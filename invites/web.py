@@ -38,6 +38,7 @@ REFUSAL_STATUS: dict[Refusal, int] = {
     Refusal.NOT_FOUND: 404,
     Refusal.WRONG_ACCOUNT: 403,
     Refusal.UNVERIFIED: 403,
+    Refusal.WRONG_DOMAIN: 403,
     Refusal.REVOKED: 409,
     Refusal.EXPIRED: 409,
     Refusal.FULL: 409,
