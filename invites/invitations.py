@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
 from . import audit, outbox, tokens
-from .accounts import has_control_characters, is_reserved_domain, normalise_email, valid_email
+from .accounts import end_sessions, has_control_characters, is_reserved_domain, normalise_email, valid_email
 from .extensions import db
 from .masking import short_code
 from .models import (
@@ -520,6 +520,23 @@ def redemptions(invitation_id: int) -> list[Redemption]:
             .where(Redemption.invitation_id == invitation_id)
             .order_by(Redemption.created_at, Redemption.id)
         ).scalars()
+    )
+
+
+def redemptions_with_roles(invitation: Invitation) -> list[tuple[Redemption, str | None]]:
+    """Who used an invitation and when, oldest first, each with their role in its company
+    now (None: no longer a member, e.g. removed since)."""
+    return list(
+        db.session.execute(
+            select(Redemption, Membership.role)
+            .options(joinedload(Redemption.user))
+            .outerjoin(
+                Membership,
+                and_(Membership.user_id == Redemption.user_id, Membership.company_id == invitation.company_id),
+            )
+            .where(Redemption.invitation_id == invitation.id)
+            .order_by(Redemption.created_at, Redemption.id)
+        ).tuples()
     )
 
 
@@ -1074,3 +1091,179 @@ def resend(invitation: Invitation, actor: User) -> Invitation:
 def can_resend(invitation: Invitation, now: datetime | None = None) -> bool:
     """Resend email is offered on a targeted invitation that can be used now."""
     return invitation.email is not None and refusal(invitation, now) is None
+
+
+# --- removing who joined through an invitation ----------------------------------------
+
+#: Roles by rank: a member whose role now ranks above the one the invitation granted was given it since.
+ROLE_RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
+KEPT_OWNER = "is an Owner"
+KEPT_PROMOTED = "was made {role} since"
+KEPT_ADMIN = "is an Admin: only an owner can remove Admins"
+# A role that changed between the removal's DELETE and the read of who is left.
+KEPT_CHANGED = "had their role changed during the removal"
+
+
+@dataclass(frozen=True)
+class Joiner:
+    """Someone who joined through an invitation and is still (or was, until removed) a member."""
+
+    user_id: int
+    name: str
+    email: str
+    role: Role
+    #: Why a removal keeps them (``KEPT_*``); None: a removal removes them.
+    kept_because: str | None = None
+
+
+@dataclass(frozen=True)
+class MembersRemoval:
+    """What ``remove_members`` did, or (``removal_plan``) would do."""
+
+    invitation: Invitation
+    removed: list[Joiner]
+    kept: list[Joiner]
+    #: True when this removal revoked the invitation (False: it was revoked already).
+    revoked: bool = False
+
+
+def kept_because(role: Role, granted: Role, actor_role: Role) -> str | None:
+    """Why a removal through an invitation that granted ``granted`` keeps a member whose role is
+    now ``role``, when ``actor_role`` removes; None when it removes them.
+
+    Never an owner (so never the last one); never someone given a higher role since;
+    an admin removes members only, as only an owner grants (or removes) the Admin role.
+    """
+    if role is Role.OWNER:
+        return KEPT_OWNER
+    if ROLE_RANK[role] > ROLE_RANK[granted]:
+        return KEPT_PROMOTED.format(role=role.value.title())
+    if role is Role.ADMIN and actor_role is not Role.OWNER:
+        return KEPT_ADMIN
+    return None
+
+
+def removable_roles(granted: Role, actor_role: Role) -> list[str]:
+    """The membership roles the removal's DELETE may match: those ``kept_because`` keeps not."""
+    return [role.value for role in Role if kept_because(role, granted, actor_role) is None]
+
+
+def _joiners_still_members(invitation: Invitation):
+    """Who used the invitation and is still a member of its company, in the order they joined."""
+    return db.session.execute(
+        select(User.id, User.name, User.email, Membership.role)
+        .select_from(Redemption)
+        .join(User, User.id == Redemption.user_id)
+        .join(
+            Membership,
+            and_(Membership.user_id == Redemption.user_id, Membership.company_id == invitation.company_id),
+        )
+        .where(Redemption.invitation_id == invitation.id)
+        .order_by(Redemption.created_at, Redemption.id)
+    ).all()
+
+
+def _joiner(row, granted: Role, actor_role: Role) -> Joiner:
+    role = Role(row.role)
+    return Joiner(row.id, row.name, row.email, role, kept_because(role, granted, actor_role))
+
+
+def removal_plan(invitation: Invitation, actor_role: Role) -> MembersRemoval:
+    """Who ``remove_members`` would remove and keep (and why) if ``actor_role`` asked now.
+
+    Reads only: the confirmation names these numbers. Who has left already counts in neither.
+    """
+    granted = Role(invitation.role)
+    joiners = [_joiner(row, granted, actor_role) for row in _joiners_still_members(invitation)]
+    return MembersRemoval(
+        invitation=invitation,
+        removed=[j for j in joiners if j.kept_because is None],
+        kept=[j for j in joiners if j.kept_because is not None],
+    )
+
+
+def remove_members(invitation: Invitation, actor: User, actor_role: Role) -> MembersRemoval:
+    """Remove from the company everyone who joined through ``invitation``, and revoke it.
+
+    A leaked link is why one does this, so the invitation is revoked first, in the
+    same transaction (a fully used one too): an accept racing this one either
+    committed before (its member is then removed here) or is refused as revoked.
+
+    Then one conditional DELETE removes the memberships of this company held by the
+    users of the invitation's redemptions whose role is still one ``removable_roles``
+    allows (never OWNER; never above the role the invitation granted). The database
+    judges each role as the row is deleted, so a member promoted meanwhile is
+    kept; the rows it returns are the members removed, each audited
+    (MEMBER_REMOVE, naming the invitation) and signed out everywhere, as a removal
+    from the members page does. Whoever is left is listed as kept, with why; who
+    had already left counts as neither. Redemptions stay: they are the history.
+    """
+    company_id, invitation_id = invitation.company_id, invitation.id
+    short = short_code(invitation.code)
+    granted = Role(invitation.role)
+    revoked_row = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation_id, Invitation.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(*_RETURNED)
+        .execution_options(synchronize_session=False)
+    ).first()
+    memberships = Membership.__table__
+    removed_rows = db.session.execute(
+        memberships.delete()
+        .where(
+            memberships.c.company_id == company_id,
+            memberships.c.user_id.in_(
+                select(Redemption.user_id).where(Redemption.invitation_id == invitation_id).scalar_subquery()
+            ),
+            memberships.c.role.in_(removable_roles(granted, actor_role)),
+        )
+        .returning(memberships.c.user_id, memberships.c.role)
+    ).all()
+    roles = {row.user_id: Role(row.role) for row in removed_rows}
+    people = (
+        db.session.execute(
+            select(User.id, User.name, User.email)
+            .join(Redemption, and_(Redemption.user_id == User.id, Redemption.invitation_id == invitation_id))
+            .where(User.id.in_(list(roles)))
+            .order_by(Redemption.created_at, Redemption.id)
+        ).all()
+        if roles
+        else []
+    )
+    removed = [Joiner(row.id, row.name, row.email, roles[row.id]) for row in people]
+    now = utcnow()
+    if revoked_row is not None:
+        audit.insert_now(
+            audit.Action.REVOKE,
+            company_id=company_id,
+            actor_id=actor.id,
+            invitation_id=invitation_id,
+            invitation_short_code=short,
+            detail=f"to remove who joined through it: {len(removed)} removed",
+            at=now,
+        )
+    for joiner in removed:
+        audit.insert_now(
+            audit.Action.MEMBER_REMOVE,
+            company_id=company_id,
+            actor_id=actor.id,
+            invitation_id=invitation_id,
+            invitation_short_code=short,
+            subject_user_id=joiner.user_id,
+            detail="joined through this invitation",
+            at=now,
+        )
+        # The removed member's open sessions end with the removal, as on the members page.
+        end_sessions(joiner.user_id)
+    kept = []
+    for row in _joiners_still_members(invitation):
+        joiner = _joiner(row, granted, actor_role)
+        kept.append(joiner if joiner.kept_because else replace(joiner, kept_because=KEPT_CHANGED))
+    if revoked_row is not None:
+        _apply(invitation, revoked_row)
+        _commit_keeping_loaded()
+    else:
+        db.session.commit()
+        db.session.refresh(invitation)
+    return MembersRemoval(invitation=invitation, removed=removed, kept=kept, revoked=revoked_row is not None)
