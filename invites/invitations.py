@@ -1126,6 +1126,11 @@ class MembersRemoval:
     #: True when this removal revoked the invitation (False: it was revoked already).
     revoked: bool = False
 
+    @property
+    def kept_reasons(self) -> dict[int, str]:
+        """Why each kept member is kept, by user id."""
+        return {j.user_id: j.kept_because for j in self.kept}
+
 
 def kept_because(role: Role, granted: Role, actor_role: Role) -> str | None:
     """Why a removal through an invitation that granted ``granted`` keeps a member whose role is

@@ -60,6 +60,12 @@ def _schemas() -> dict[str, Any]:
         "remainingUses": {"type": "integer", "minimum": 0, "maximum": invitations.MAX_USES_MAX},
         "status": STATUS,
     }
+    joiner = {
+        "userId": {"type": "integer"},
+        "name": {"type": "string"},
+        "email": {"type": "string"},
+        "role": {"type": "string", "enum": ["OWNER", "ADMIN", "MEMBER"], "description": "Their role in the company."},
+    }
     return {
         "Error": _object(
             {"error": {"type": "string", "description": "A sentence for the user."}},
@@ -102,6 +108,17 @@ def _schemas() -> dict[str, Any]:
                 "expiresAt": DATE_TIME,
                 "createdAt": DATE_TIME,
                 "revokedAt": {**DATE_TIME, "type": ["string", "null"]},
+            }
+        ),
+        "Joiner": _object(joiner),
+        "KeptJoiner": _object(
+            {
+                **joiner,
+                "reason": {
+                    "type": "string",
+                    "description": "Why the removal kept them.",
+                    "examples": [invitations.KEPT_OWNER, invitations.KEPT_PROMOTED.format(role="Admin")],
+                },
             }
         ),
         "InvitationPreview": _object(
@@ -431,6 +448,35 @@ def _paths() -> dict[str, Any]:
                         _object({"success": {"const": True}, "revokedAt": DATE_TIME}),
                     ),
                     **_use("Unauthorized", "Forbidden", "NotFound", "Conflict"),
+                },
+            }
+        },
+        "/api/companies/invitations/{invitation_id}/remove-members": {
+            "post": {
+                "operationId": "removeInvitationMembers",
+                "tags": ["invitations"],
+                "summary": "Remove everyone who joined through an invitation, and revoke it",
+                "description": "OWNER and ADMIN of the invitation's company. In one transaction: the invitation "
+                "is revoked (even when fully used: its link admits nobody afterwards), and the members of the "
+                "company who joined through it are removed, each audited and signed out. Kept, with a "
+                f'reason: an owner ("{invitations.KEPT_OWNER}"), anyone given a role above the one the '
+                f'invitation granted ("{invitations.KEPT_PROMOTED.format(role="Admin")}"), and, when an '
+                f'admin asks, admins ("{invitations.KEPT_ADMIN}"). Who has left already is in neither list. '
+                "Asking again removes nobody new.",
+                "security": signed_in,
+                "parameters": [INVITATION_ID],
+                "responses": {
+                    "200": _answer(
+                        "Who was removed, who was kept and why, and the invitation now (REVOKED).",
+                        _object(
+                            {
+                                "removed": {"type": "array", "items": _ref("Joiner")},
+                                "kept": {"type": "array", "items": _ref("KeptJoiner")},
+                                "invitation": _ref("Invitation"),
+                            }
+                        ),
+                    ),
+                    **_use("Unauthorized", "Forbidden", "NotFound"),
                 },
             }
         },

@@ -37,6 +37,7 @@ from .schemas import (
     invitation_json,
     invitation_preview_json,
     json_object,
+    members_removal_json,
     membership_json,
     timestamp,
     usage_json,
@@ -268,3 +269,13 @@ def revoke_invitation(invitation_id: int):
     """Revoke an invitation for good."""
     invitation = invitations.revoke(invitation_of_current_company(invitation_id), current_user)
     return jsonify(success=True, revokedAt=timestamp(invitation.revoked_at))
+
+
+@bp.post("/companies/invitations/<int:invitation_id>/remove-members")
+@manager_required
+def remove_invitation_members(invitation_id: int):
+    """Remove everyone who joined through an invitation (never an owner, nor anyone given a
+    higher role since: they are listed as kept, with why), and revoke it, in one transaction."""
+    invitation = invitation_of_current_company(invitation_id)
+    result = invitations.remove_members(invitation, current_user, current_membership().role_enum)
+    return jsonify(members_removal_json(result))

@@ -135,6 +135,29 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
     }
 
 
+def joiner_json(joiner: invitations.Joiner) -> dict[str, Any]:
+    """Someone who joined through an invitation, as its company's owners and admins see them
+    (the members page shows them everyone's email): with why a removal kept them, if it did."""
+    body: dict[str, Any] = {
+        "userId": joiner.user_id,
+        "name": joiner.name,
+        "email": joiner.email,
+        "role": joiner.role.value,
+    }
+    if joiner.kept_because is not None:
+        body["reason"] = joiner.kept_because
+    return body
+
+
+def members_removal_json(result: invitations.MembersRemoval) -> dict[str, Any]:
+    """What ``remove_members`` did: who was removed, who was kept and why, the invitation now."""
+    return {
+        "removed": [joiner_json(j) for j in result.removed],
+        "kept": [joiner_json(j) for j in result.kept],
+        "invitation": invitation_json(result.invitation),
+    }
+
+
 def invitation_preview_json(invitation: Invitation) -> dict[str, Any]:
     """An invitation as anyone holding its code sees it: the target email masked."""
     return {

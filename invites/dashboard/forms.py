@@ -167,6 +167,13 @@ class RevokeForm(FlaskForm):
     next = HiddenField()
 
 
+class RemoveMembersForm(FlaskForm):
+    """Remove everyone who joined through an invitation: ``confirm`` is set once confirmed (dialog or page)."""
+
+    confirm = HiddenField()
+    next = HiddenField()
+
+
 class ResendForm(FlaskForm):
     """Resend email: CSRF only."""
 

@@ -40,7 +40,7 @@ from ..web import (
     refusal_status,
     safe_next,
 )
-from .forms import CreateInvitationForm, ResendForm, RevokeForm, ToggleForm
+from .forms import CreateInvitationForm, RemoveMembersForm, ResendForm, RevokeForm, ToggleForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -62,6 +62,7 @@ def _card_helpers() -> dict:
             revoke=url_pattern("dashboard.revoke", "invitation_id"),
             resend=url_pattern("dashboard.resend", "invitation_id"),
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
+            remove_members=url_pattern("dashboard.remove_members", "invitation_id"),
             activity=url_pattern("dashboard.activity", "invitation_id"),
             invite=invite_url_pattern(),
             qr=url_pattern("dashboard.qr", "invitation_id"),
@@ -269,8 +270,67 @@ def redemptions(invitation_id: int):
         "dashboard/redemptions.html",
         block="redemptions",
         inv=invitation,
-        redemptions=invitations.redemptions(invitation.id),
+        redemptions=invitations.redemptions_with_roles(invitation),
+        plan=invitations.removal_plan(invitation, current_membership().role_enum),
+        # In a card the removal swaps the card; on the page it is a plain form.
+        in_card=is_htmx(),
     )
+
+
+def _people(joiners: list, reasons: bool = False, shown: int = 10) -> str:
+    """``Ann, Bob and 3 others``; with ``reasons``, each followed by why they were kept."""
+    names = [f"{j.name} ({j.kept_because})" if reasons else j.name for j in joiners[:shown]]
+    if len(joiners) > shown:
+        names.append(f"{len(joiners) - shown} others")
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _count(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def removal_message(result: invitations.MembersRemoval) -> str:
+    """What a removal did, in one paragraph: who was removed, who was kept and why, the revoke."""
+    name = short_code(result.invitation.code)
+    if result.removed:
+        parts = [
+            f"Removed {_count(len(result.removed))} who joined through invitation {name}: {_people(result.removed)}."
+        ]
+    else:
+        parts = [f"Nobody who joined through invitation {name} was removed."]
+    if result.kept:
+        parts.append(f"Kept {_count(len(result.kept))}: {_people(result.kept, reasons=True)}.")
+    if result.revoked:
+        parts.append("The invitation is revoked: its link admits nobody now.")
+    return " ".join(parts)
+
+
+@bp.post("/company/invitations/<int:invitation_id>/remove-members")
+@manager_required
+@page_company_required
+def remove_members(invitation_id: int):
+    """Remove everyone who joined through an invitation, and revoke it, once confirmed.
+
+    htmx (from the card's "Who used it") confirms in a dialog naming how many and
+    sends ``confirm=yes``: the answer is the revoked card, with what happened as a
+    flash. Without JavaScript the first POST answers a confirmation page naming
+    them; its button removes, and the "Who used it" page shows who is gone.
+    """
+    invitation = invitation_of_current_company(invitation_id)
+    form = RemoveMembersForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    actor_role = current_membership().role_enum
+    if form.confirm.data != "yes":
+        plan = invitations.removal_plan(invitation, actor_role)
+        return render_template("dashboard/remove_members.html", inv=invitation, plan=plan)
+    result = invitations.remove_members(invitation, current_user, actor_role)
+    message = removal_message(result)
+    if is_htmx():
+        response = make_response(render_template("dashboard/_members_removed.html", inv=invitation, summary=message))
+        return trigger(response, "announce", message)
+    flash(message, "success")
+    return redirect(url_for(".redemptions", invitation_id=invitation.id))
 
 
 @bp.get("/company/invitations/<int:invitation_id>/activity")
