@@ -83,6 +83,8 @@ CALLS = {
     "accept": lambda c, w: c.post(ACCEPT, json={"code": w.code}),
     "toggle": lambda c, w: c.post(toggle_path(w.invitation_id)),
     "revoke": lambda c, w: c.post(revoke_path(w.invitation_id)),
+    # Nobody has joined through the world's invitation yet: removing them revokes it.
+    "remove_members": lambda c, w: c.post(f"/api/companies/invitations/{w.invitation_id}/remove-members"),
     # The world's invitation has no target address: nothing to send (409).
     "resend": lambda c, w: c.post(f"/api/companies/invitations/{w.invitation_id}/resend"),
     "login_wrong_password": lambda c, w: c.post(LOGIN, json={"email": EMAILS["owner"], "password": "not it at all"}),
@@ -135,6 +137,13 @@ MATRIX = {
         "other_admin": (404, NOTHING),
     },
     "revoke": {
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, REVOKED),
+        "owner": (200, REVOKED),
+        "other_admin": (404, NOTHING),
+    },
+    "remove_members": {
         "anonymous": (401, NOTHING),
         "member": (403, NOTHING),
         "admin": (200, REVOKED),
@@ -197,6 +206,7 @@ def test_matrix_covers_every_api_route(app):
         "api.accept_invitation",
         "api.toggle_invitation",
         "api.revoke_invitation",
+        "api.remove_invitation_members",
         "api.resend_invitation_email",
         "api.login",
         "api.logout",

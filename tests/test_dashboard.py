@@ -114,6 +114,7 @@ def test_only_owners_and_admins_see_the_dashboard(client, make, auth, role, stat
         ("post", CREATE),
         ("post", "/dashboard/company/invitations/{id}/active"),
         ("post", "/dashboard/company/invitations/{id}/revoke"),
+        ("post", "/dashboard/company/invitations/{id}/remove-members"),
         ("get", "/dashboard/company/invitations/{id}/redemptions"),
         ("get", "/dashboard/company/invitations/{id}/activity"),
         ("get", "/dashboard/company/changes?after=0"),
@@ -137,6 +138,7 @@ def test_members_cannot_use_any_dashboard_endpoint(client, app, make, auth, meth
     [
         ("post", "/dashboard/company/invitations/{id}/active"),
         ("post", "/dashboard/company/invitations/{id}/revoke"),
+        ("post", "/dashboard/company/invitations/{id}/remove-members"),
         ("get", "/dashboard/company/invitations/{id}/redemptions"),
         ("get", "/dashboard/company/invitations/{id}/activity"),
     ],
@@ -152,11 +154,11 @@ def test_another_companys_invitation_is_not_found(client, app, make, auth, metho
 
 
 @pytest.mark.parametrize("invitation_id", [str(2**31), str(2**40), "9" * 30])
-@pytest.mark.parametrize("action", ["active", "revoke", "redemptions", "activity"])
+@pytest.mark.parametrize("action", ["active", "revoke", "remove-members", "redemptions", "activity"])
 def test_ids_no_invitation_can_have_are_404(client, acme, invitation_id, action):
     """INTEGER ids end at 2**31 - 1; above that PostgreSQL refused to compare (a 500)."""
     url = f"/dashboard/company/invitations/{invitation_id}/{action}"
-    if action in ("active", "revoke"):
+    if action in ("active", "revoke", "remove-members"):
         response = client.post(url, data={"active": "0", "confirm": "yes"})
     else:
         response = client.get(url)
