@@ -477,3 +477,60 @@ def test_a_member_promoted_while_the_removal_runs_is_kept(app, world):
     assert done_at[0] > commit_at[0]  # the removal really waited for the promotion
     assert roles(app, world.company_id) == {"Acme Owner": "OWNER", "Max": "ADMIN", "Ada": "ADMIN", "Oli": "OWNER"}
     assert [subject for _, _, subject in events(app, "member.remove")] == [world.users["Rex"], world.users["Mia"]]
+
+
+def test_an_accept_racing_the_removal_is_removed_with_the_others(app, make, monkeypatch):
+    """Zoe's accept has used a place and holds the invitation's row (or SQLite's write lock)
+    when the removal starts: the removal's revoke waits for it, and its DELETE then sees
+    Zoe's membership, so Zoe is removed too. Nobody gets in through the link afterwards."""
+    company, owner = make.company("Acme")
+    with app.app_context():
+        invitation = invitations.create(
+            company.id, db.session.get(User, owner.id), invitations.parse_new_invitation(None, 5, 7)
+        )
+        code, invitation_id = invitation.code, invitation.id
+    join(app, make, code, "Mia")
+    zoe = make.user("zoe@example.com", name="Zoe")
+    used, commit_at, done_at, result, errors = threading.Event(), [], [], [], []
+    real_commit = invitations._commit_keeping_loaded
+
+    def commit_later():
+        if threading.current_thread().name == "accept":
+            used.set()
+            time.sleep(0.5)  # the removal starts meanwhile, and waits
+            commit_at.append(time.monotonic())
+        real_commit()
+
+    monkeypatch.setattr(invitations, "_commit_keeping_loaded", commit_later)
+
+    def accept():
+        with app.app_context():
+            try:
+                invitations.accept(code, db.session.get(User, zoe.id))
+            except Exception as exc:  # reported below, with the outcome
+                errors.append(exc)
+            db.session.remove()
+
+    def remove():
+        used.wait(10)
+        with app.app_context():
+            removal = invitations.remove_members(
+                db.session.get(Invitation, invitation_id), db.session.get(User, owner.id), Role.OWNER
+            )
+            result.append([j.name for j in removal.removed])
+            done_at.append(time.monotonic())
+            db.session.remove()
+
+    threads = [threading.Thread(target=accept, name="accept"), threading.Thread(target=remove, name="remove")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and result == [["Mia", "Zoe"]]
+    assert done_at[0] > commit_at[0]  # the removal really waited for the accept
+    assert roles(app, company.id) == {"Acme Owner": "OWNER"}
+    assert load(app, invitation_id).used_count == 2 and load(app, invitation_id).revoked_at is not None
+    late = make.user("late@example.com")
+    with app.app_context(), pytest.raises(InvitationRefused) as refused:
+        invitations.accept(code, db.session.get(User, late.id))
+    assert refused.value.reason is Refusal.REVOKED
