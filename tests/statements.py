@@ -35,11 +35,11 @@ class StatementLog:
         return len(self.statements)
 
     def selects_from(self, table: str) -> list[tuple[str, Any]]:
-        """The SELECTs whose FROM clause names ``table``."""
+        """The SELECTs whose FROM clause names ``table`` (first, or joined)."""
         return [
             (sql, params)
             for sql, params in self.statements
-            if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql
+            if sql.lstrip().upper().startswith("SELECT") and (f"FROM {table}" in sql or f"JOIN {table} " in sql)
         ]
 
     def report(self) -> str:

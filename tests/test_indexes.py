@@ -20,7 +20,7 @@ from invites import accounts, audit, demo, invitations
 from invites.auth.routes import load_user
 from invites.extensions import db
 from invites.invitations import Filter
-from invites.models import User
+from invites.models import Invitation, Role, User
 
 from .demo_world import World, demo_world
 from .statements import StatementLog
@@ -103,6 +103,21 @@ LOOKUPS = [
         "invitation_redemptions",
         lambda w: (lambda iid: lambda: invitations.redemptions(iid))(_a_used_invitation(w)),
     ),
+    # "Who used it" marks who left, and the removal's plan and its list of who is kept.
+    *[
+        Lookup(
+            f"{name}_{table}",
+            table,
+            (lambda call: lambda w: (lambda inv: lambda: call(inv))(db.session.get(Invitation, _a_used_invitation(w))))(
+                call
+            ),
+        )
+        for name, call in (
+            ("who_used", invitations.redemptions_with_roles),
+            ("removal_plan", lambda inv: invitations.removal_plan(inv, Role.OWNER)),
+        )
+        for table in ("invitation_redemptions", "memberships")
+    ],
 ]
 
 
