@@ -746,6 +746,48 @@ def test_api_toggle_and_revoke(world, target, revoke, raw):
 
 
 @SETTINGS
+@given(
+    target=st.one_of(st.sampled_from(["ours", "theirs"]), id_segment),
+    api=st.booleans(),
+    raw=st.one_of(st.none(), raw_bodies),
+    confirm=st.one_of(st.none(), st.just("yes"), nasty_text),
+)
+def test_remove_members_through_an_invitation(world, target, api, raw, confirm):
+    """Remove-members (API, or the dashboard's form with any ``confirm``): odd ids are 404 and
+    change nothing; the invitation of the company is revoked (nobody joined through it)."""
+    app = world["app"]
+    segment = {"ours": world["good_id"], "theirs": world["their_id"]}.get(target, target)
+    prefix = "/api/companies/invitations" if api else "/dashboard/company/invitations"
+    path = f"{prefix}/{segment}/remove-members"
+    ours = routed_id(app, path) == world["good_id"]
+    before = stored(app)
+    if api:
+        client = api_client(app)
+        response = (
+            client.post(path, data=raw, content_type="application/json") if raw is not None else client.post(path)
+        )
+    else:
+        response = signed_in(app).post(path, data={} if confirm is None else {"confirm": confirm})
+    body = assert_answered_safely(response)
+    after = stored(app)
+    if not ours:
+        assert response.status_code == 404
+        assert after == before
+        return
+    assert after["memberships"] == before["memberships"]
+    if not api and confirm != "yes":
+        assert response.status_code == 200 and "Nobody who joined through it can be removed now." in body
+        assert after == before
+        return
+    assert response.status_code == (200 if api else 302)
+    (row,) = [r for r in after["invitations"] if r[0] == world["good_id"]]
+    assert row[3] is not None  # revoked, now or before
+    if api:
+        answer = response.get_json()
+        assert answer["removed"] == [] and answer["kept"] == [] and answer["invitation"]["status"] == "REVOKED"
+
+
+@SETTINGS
 @given(query=st.dictionaries(st.sampled_from(["filter", "page", "other"]), nasty_text | number_text, max_size=3))
 def test_api_list_query_strings(world, query):
     app = world["app"]
