@@ -534,3 +534,21 @@ def test_an_accept_racing_the_removal_is_removed_with_the_others(app, make, monk
     with app.app_context(), pytest.raises(InvitationRefused) as refused:
         invitations.accept(code, db.session.get(User, late.id))
     assert refused.value.reason is Refusal.REVOKED
+
+
+def test_on_a_revoked_invitation_the_dialog_does_not_promise_a_revoke(app, world):
+    with app.app_context():
+        db.session.execute(
+            sa.update(Invitation).where(Invitation.id == world.invitation_id).values(revoked_at=utcnow())
+        )
+        db.session.commit()
+    client = signed_in(app, "boss@example.com")
+    body = text(client.get(f"/dashboard/company/invitations/{world.invitation_id}/redemptions", headers=HX))
+    assert (
+        f'Remove 2 people who joined through invitation {short_code(world.code)} from Acme? They lose access at once."'
+        in body
+    )
+    ask = text(client.post(remove_url(world.invitation_id)))
+    assert "Remove 2 people" in ask and "The invitation is revoked too" not in ask
+    done = client.post(remove_url(world.invitation_id), data={"confirm": "yes"}, headers=HX)
+    assert "Removed 2 people" in text(done) and "The invitation is revoked" not in text(done)
