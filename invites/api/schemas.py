@@ -27,7 +27,14 @@ FIELDS_INVALID = "Some fields need fixing."
 CODE_MISSING = "Enter an invitation code."
 
 # The domain layer names fields as the forms do; the API speaks camelCase.
-FIELD_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
+FIELD_NAMES = {
+    "email": "email",
+    "max_uses": "maxUses",
+    "expires_in_days": "expiresInDays",
+    "role": "role",
+    "allowed_domain": "allowedDomain",
+    "label": "label",
+}
 
 
 class ApiError(Exception):
