@@ -102,6 +102,11 @@ def _schemas() -> dict[str, Any]:
                 "expiresAt": DATE_TIME,
                 "createdAt": DATE_TIME,
                 "revokedAt": {**DATE_TIME, "type": ["string", "null"]},
+                "version": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "One more with every edit: send it back with PATCH to refuse a lost update.",
+                },
             }
         ),
         "PauseAll": _object(

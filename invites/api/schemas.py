@@ -139,6 +139,7 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
         "expiresAt": timestamp(invitation.expires_at),
         "createdAt": timestamp(invitation.created_at),
         "revokedAt": timestamp(invitation.revoked_at),
+        "version": invitation.version,
     }
 
 
