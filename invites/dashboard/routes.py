@@ -288,6 +288,9 @@ def activity(invitation_id: int):
     )
 
 
+_SWITCH_ACTIONS = frozenset({audit.Action.PAUSE_ALL.value, audit.Action.RESUME_ALL.value})
+
+
 @bp.get("/company/changes")
 # Every open dashboard asks every 3 s; a limit here would stop live usage, never an attacker.
 @limiter.exempt
@@ -313,6 +316,13 @@ def changes():
     events = audit.changes_since(company_id, after)
     if not events:
         return "", 204
+    if any(e.action in _SWITCH_ACTIONS and e.id > after for e in events):
+        # Pause all or resume all changed the whole list (banner, switch, every usable
+        # card): this dashboard loads again. The tab that pressed it got the list with a
+        # cursor past the switch's row, so it is not reloaded.
+        response = make_response("", 200)
+        response.headers["HX-Refresh"] = "true"
+        return response
     touched = [e.invitation_id for e in events if e.invitation_id is not None]
     changed = invitations.get_many_for_company(list(dict.fromkeys(touched)), company_id)
     response = make_response(
