@@ -264,3 +264,16 @@ def test_edit_form_from_another_companys_page_changes_nothing(app, client, make,
     response = client.post(edit_url(inv.id), data=form_data(inv, max_uses="9", company_id="999"), headers=HX)
     assert response.status_code == 409 and response.headers.get("HX-Refresh") == "true"
     assert stored(app, inv.id).max_uses == 4
+
+
+def test_a_field_the_post_leaves_out_is_kept_not_cleared(app, client, acme):
+    company, owner = acme
+    inv = create_invitation(app, company, owner, max_uses=4)
+    client.post(edit_url(inv.id), data=form_data(inv, label="Sales", allowed_domain="acme.com"), headers=HX)
+    data = form_data(stored(app, inv.id), max_uses="6")
+    del data["label"], data["allowed_domain"]
+
+    assert client.post(edit_url(inv.id), data=data, headers=HX).status_code == 200
+
+    after = stored(app, inv.id)
+    assert (after.max_uses, after.label, after.allowed_domain) == (6, "Sales", "acme.com")

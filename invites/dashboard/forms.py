@@ -271,6 +271,14 @@ class EditInvitationForm(FlaskForm):
     #: The fields the request names (the HTML form names them all).
     named: frozenset[str] = frozenset(JSON_NAMES)
 
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        """Fill the fields; a posted HTML form names the fields it sends (a field it leaves
+        out, which no browser does with this form, is left unchanged rather than cleared)."""
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        posted = self.meta.wrap_formdata(self, formdata)
+        if posted is not None and not getattr(self.meta, "json", False):
+            self.named = frozenset(name for name in self.JSON_NAMES if name in posted)
+
     @classmethod
     def for_invitation(cls, invitation) -> EditInvitationForm:
         """The form filled in with the invitation as it is (the expiry left empty)."""
