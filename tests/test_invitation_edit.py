@@ -420,3 +420,28 @@ def test_an_edit_judged_on_a_row_that_moved_underneath_reads_why_back(app, make,
             invitations.edit(loaded, actor, Role.OWNER, changes)
         assert refused.value.errors == {"max_uses": invitations.USED_MORE_ERROR.format(used=2)}
     assert row(app, inv.id)["max_uses"] == 3 and edits(app, inv.id) == []
+
+
+# --- the input type ------------------------------------------------------------------------
+
+
+def test_parse_invitation_edit_keeps_what_is_not_given_and_clears_what_is_emptied():
+    UNCHANGED = invitations.UNCHANGED
+    assert invitations.parse_invitation_edit().given() == {}
+    edit = invitations.parse_invitation_edit(max_uses="", expires_in_days=None, role=" ", label="", allowed_domain=None)
+    # Empty numbers and role: unchanged; an empty label or domain: cleared.
+    assert edit.max_uses is UNCHANGED and edit.expires_in_days is UNCHANGED and edit.role is UNCHANGED
+    assert edit.given() == {"label": None, "allowed_domain": None}
+    edit = invitations.parse_invitation_edit(max_uses="007", role="admin", allowed_domain="Acme.COM", label=" Ops ")
+    assert edit.given() == {"max_uses": 7, "role": Role.ADMIN, "allowed_domain": "acme.com", "label": "Ops"}
+
+
+def test_parse_invitation_edit_names_every_bad_field_at_once():
+    with pytest.raises(invitations.InvalidInvitation) as refused:
+        invitations.parse_invitation_edit(max_uses=True, expires_in_days="3.5", role="OWNER", label="a\tb")
+    assert refused.value.errors == {
+        "max_uses": invitations.MAX_USES_ERROR,
+        "expires_in_days": invitations.EXPIRES_ERROR,
+        "role": invitations.ROLE_ERROR,
+        "label": invitations.LABEL_ERROR,
+    }
