@@ -23,6 +23,9 @@ class Action(str, enum.Enum):
     REVOKE = "invitation.revoke"
     ACCEPT = "invitation.accept"
     EMAIL_RESEND = "invitation.email_resend"
+    EDIT = "invitation.edit"
+    PAUSE_ALL = "invitation.pause_all"
+    RESUME_ALL = "invitation.resume_all"
     ROLE_CHANGE = "member.role_change"
     MEMBER_REMOVE = "member.remove"
 
@@ -38,6 +41,9 @@ _LABELS = {
     Action.REVOKE: "revoked an invitation",
     Action.ACCEPT: "joined through an invitation",
     Action.EMAIL_RESEND: "sent an invitation's email again",
+    Action.EDIT: "edited an invitation",
+    Action.PAUSE_ALL: "paused every invitation",
+    Action.RESUME_ALL: "resumed every invitation",
     Action.ROLE_CHANGE: "changed a member's role",
     Action.MEMBER_REMOVE: "removed a member",
 }

@@ -82,6 +82,8 @@ class Refusal(enum.Enum):
     ALREADY_USED = "You have already used this invitation"
     # An invitation limited to a domain, and this account's verified address is not there.
     WRONG_DOMAIN = "This invitation is limited to @{domain} addresses"
+    # An edit made from a card that is no longer current: someone changed it first.
+    CHANGED_MEANWHILE = "This invitation was changed by someone else in the meantime"
 
 
 class InvitationRefused(Exception):
@@ -107,6 +109,16 @@ class InvalidInvitation(Exception):
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class AdminRoleRefused(InvalidInvitation):
+    """An admin (not an owner) tried to make, or change, an invitation that grants ADMIN.
+
+    A field error on the form (``role``); the API answers it 403.
+    """
+
+    def __init__(self):
+        super().__init__({"role": ADMIN_ROLE_ERROR})
 
 
 class State(str, enum.Enum):
@@ -279,6 +291,92 @@ def parse_new_invitation(
     return NewInvitation(email=clean_email, max_uses=uses, expires_in_days=days, **clean)
 
 
+class _Unchanged:
+    """The value of an edit's field that is not to be changed (``UNCHANGED``)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: An edit's field left as it is (a PATCH without it, an empty expiry box).
+UNCHANGED: Any = _Unchanged()
+
+USED_MORE_ERROR = (
+    "This invitation has already been used {used} times: maximum uses cannot be lower than that "
+    "(set it to {used} to close it)."
+)
+
+
+@dataclass(frozen=True)
+class InvitationEdit:
+    """Validated input for ``edit``: each field a new value, or ``UNCHANGED``.
+
+    ``allowed_domain`` and ``label`` may be None: cleared. Whether the values fit the
+    invitation (not below its uses, no domain with a target email, ADMIN only by an
+    owner) is ``edit``'s to judge, against the row as it is when the change is made.
+    """
+
+    max_uses: Any = UNCHANGED
+    expires_in_days: Any = UNCHANGED
+    role: Any = UNCHANGED
+    allowed_domain: Any = UNCHANGED
+    label: Any = UNCHANGED
+
+    def given(self) -> dict[str, Any]:
+        """The fields this edit sets, by name."""
+        return {name: value for name, value in vars(self).items() if value is not UNCHANGED}
+
+
+def parse_invitation_edit(
+    max_uses: Any = UNCHANGED,
+    expires_in_days: Any = UNCHANGED,
+    role: Any = UNCHANGED,
+    allowed_domain: Any = UNCHANGED,
+    label: Any = UNCHANGED,
+) -> InvitationEdit:
+    """Validate raw input to an edit (a form, a PATCH body); raise ``InvalidInvitation``.
+
+    A field passed as ``UNCHANGED`` stays as it is. For max uses, expiry and role an
+    empty value (None, blank) is ``UNCHANGED`` too; for the allowed domain and the
+    label it clears them.
+    """
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+
+    def blank(raw: Any) -> bool:
+        return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+    for name, raw, low, high, message in (
+        ("max_uses", max_uses, MAX_USES_MIN, MAX_USES_MAX, MAX_USES_ERROR),
+        ("expires_in_days", expires_in_days, EXPIRES_MIN, EXPIRES_MAX, EXPIRES_ERROR),
+    ):
+        if raw is UNCHANGED or blank(raw):
+            continue
+        value = _whole_number(raw, low, high, None)
+        if value is None:
+            errors[name] = message
+        else:
+            clean[name] = value
+    if role is not UNCHANGED and not blank(role):
+        try:
+            clean["role"] = check_role(role)
+        except ValueError as exc:
+            errors["role"] = str(exc)
+    for name, checker, raw in (("allowed_domain", check_domain, allowed_domain), ("label", check_label, label)):
+        if raw is UNCHANGED:
+            continue
+        try:
+            clean[name] = checker(raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise InvalidInvitation(errors)
+    return InvitationEdit(**clean)
+
+
 # --- states ------------------------------------------------------------------
 
 
@@ -313,6 +411,11 @@ def refusal(invitation: Invitation | None, now: datetime | None = None) -> Refus
 def can_toggle(invitation: Invitation, now: datetime | None = None) -> bool:
     """Pause/Start (and Copy Link) are offered while the invitation can still be used."""
     return state(invitation, now) is State.PENDING
+
+
+def can_edit(invitation: Invitation, now: datetime | None = None) -> bool:
+    """Edit is offered until the invitation is revoked or expired (a fully used one can get more uses)."""
+    return invitation.revoked_at is None and invitation.expires_at > (now or utcnow())
 
 
 def can_revoke(invitation: Invitation) -> bool:
@@ -806,6 +909,219 @@ def revoke(invitation: Invitation, actor: User) -> Invitation:
         raise _refusal_after_failed_update(invitation, considered=(Refusal.REVOKED, Refusal.FULL))
     _apply(invitation, row)
     return _commit_change(invitation, actor, audit.Action.REVOKE)
+
+
+# What an edit's UPDATE returns: the change's columns and the edited fields.
+_EDIT_RETURNED = (*_RETURNED, Invitation.role, Invitation.allowed_domain, Invitation.label, Invitation.version)
+
+
+def _edit_values(invitation: Invitation, changes: InvitationEdit) -> dict[str, Any]:
+    """The columns ``changes`` really changes on ``invitation`` as loaded (none: a no-op)."""
+    wanted = changes.given()
+    values: dict[str, Any] = {}
+    if "max_uses" in wanted and wanted["max_uses"] != invitation.max_uses:
+        values["max_uses"] = wanted["max_uses"]
+    if "expires_in_days" in wanted:
+        values["expires_at"] = utcnow() + timedelta(days=wanted["expires_in_days"])
+    if "role" in wanted and wanted["role"].value != invitation.role:
+        values["role"] = wanted["role"].value
+    for name in ("allowed_domain", "label"):
+        if name in wanted and wanted[name] != getattr(invitation, name):
+            values[name] = wanted[name]
+    return values
+
+
+def edit_detail(invitation: Invitation, values: dict[str, Any]) -> str:
+    """What the audit trail says of an edit: each changed field, before → after."""
+
+    def shown(value: Any) -> str:
+        if value is None:
+            return "none"
+        if isinstance(value, datetime):
+            return value.date().isoformat()
+        return str(value)
+
+    names = {
+        "max_uses": "max uses",
+        "expires_at": "expires",
+        "role": "role",
+        "allowed_domain": "allowed domain",
+        "label": "label",
+    }
+    return "; ".join(
+        f"{label} {shown(getattr(invitation, name))} → {shown(values[name])}"
+        for name, label in names.items()
+        if name in values
+    )
+
+
+def edit(
+    invitation: Invitation,
+    actor: User,
+    actor_role: Role,
+    changes: InvitationEdit,
+    expected_version: int | None = None,
+) -> Invitation:
+    """Change an invitation's max uses, expiry, role, allowed domain or label; audited.
+
+    Refused, in this order: revoked or expired (``InvitationRefused``, the card
+    as it is now); ``expected_version`` given and no longer the row's
+    (``Refusal.CHANGED_MEANWHILE``); an admin making, or touching, an invitation that
+    grants ADMIN (``AdminRoleRefused``); max uses below the uses already made, or a
+    domain on an invitation with a target email (``InvalidInvitation``). Max uses
+    lowered to the uses made closes the invitation (fully used, like the last accept).
+
+    One conditional UPDATE decides, judged by the database's clock and the row as it
+    is then (its version, role and use count); it moves ``version`` by one. When it
+    matches nothing, the reason is read back in the order above. Without
+    ``expected_version`` the last edit wins. An edit that changes nothing writes
+    nothing (no audit row, no new version).
+    """
+    owner = actor_role is Role.OWNER
+    now = utcnow()
+    if invitation.revoked_at is not None:
+        raise InvitationRefused(Refusal.REVOKED, invitation)
+    if invitation.expires_at <= now:
+        raise InvitationRefused(Refusal.EXPIRED, invitation)
+    if expected_version is not None and expected_version != invitation.version:
+        raise InvitationRefused(Refusal.CHANGED_MEANWHILE, invitation)
+    if not owner and (changes.role is Role.ADMIN or invitation.role == Role.ADMIN.value):
+        raise AdminRoleRefused()
+    values = _edit_values(invitation, changes)
+    if "max_uses" in values and values["max_uses"] < invitation.used_count:
+        raise InvalidInvitation({"max_uses": USED_MORE_ERROR.format(used=invitation.used_count)})
+    if invitation.email is not None and values.get("allowed_domain") is not None:
+        raise InvalidInvitation({"allowed_domain": DOMAIN_WITH_EMAIL_ERROR})
+    if not values:
+        return invitation
+    detail = edit_detail(invitation, values)
+    where = [Invitation.id == invitation.id, Invitation.revoked_at.is_(None), Invitation.expires_at > db_now()]
+    if expected_version is not None:
+        where.append(Invitation.version == expected_version)
+    if not owner:
+        where.append(Invitation.role != Role.ADMIN.value)
+    assigned = dict(values, version=Invitation.version + 1)
+    if "max_uses" in values:
+        where.append(Invitation.used_count <= values["max_uses"])
+        assigned["status"] = case(
+            (Invitation.used_count >= values["max_uses"], InvitationStatus.ACCEPTED.value),
+            else_=InvitationStatus.PENDING.value,
+        )
+    if values.get("allowed_domain") is not None:
+        where.append(Invitation.email.is_(None))
+    row = db.session.execute(
+        update(Invitation)
+        .where(*where)
+        .values(**assigned)
+        .returning(*_EDIT_RETURNED)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        raise _edit_refusal(invitation, values, expected_version, owner)
+    for column, value in zip(_EDIT_RETURNED, row, strict=True):
+        set_committed_value(invitation, column.key, value)
+    audit.insert_now(
+        audit.Action.EDIT,
+        company_id=invitation.company_id,
+        actor_id=actor.id,
+        invitation_id=invitation.id,
+        invitation_short_code=short_code(invitation.code),
+        detail=detail,
+    )
+    _commit_keeping_loaded()
+    return invitation
+
+
+def _edit_refusal(
+    invitation: Invitation, values: dict[str, Any], expected_version: int | None, owner: bool
+) -> Exception:
+    """After an edit's UPDATE matched nothing: why, read back from the row as it is now."""
+    invitation_id = invitation.id  # read before the rollback expires it
+    db.session.rollback()
+    row = db.session.execute(
+        select(
+            Invitation.revoked_at.is_not(None).label("revoked"),
+            (Invitation.expires_at <= db_now()).label("expired"),
+            Invitation.version,
+            Invitation.role,
+            Invitation.used_count,
+            Invitation.email,
+        ).where(Invitation.id == invitation_id)
+    ).first()
+    if row is None:
+        return InvitationRefused(Refusal.NOT_FOUND)
+    db.session.refresh(invitation)
+    if row.revoked:
+        return InvitationRefused(Refusal.REVOKED, invitation)
+    if row.expired:
+        return InvitationRefused(Refusal.EXPIRED, invitation)
+    if expected_version is not None and row.version != expected_version:
+        return InvitationRefused(Refusal.CHANGED_MEANWHILE, invitation)
+    if not owner and row.role == Role.ADMIN.value:
+        return AdminRoleRefused()
+    if "max_uses" in values and row.used_count > values["max_uses"]:
+        return InvalidInvitation({"max_uses": USED_MORE_ERROR.format(used=row.used_count)})
+    if values.get("allowed_domain") is not None and row.email is not None:
+        return InvalidInvitation({"allowed_domain": DOMAIN_WITH_EMAIL_ERROR})
+    return InvitationRefused(Refusal.CHANGED_MEANWHILE, invitation)
+
+
+# --- pause all -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PauseAll:
+    """Where the company's "pause all" switch stands after a call, and whether it moved."""
+
+    paused_at: datetime | None
+    changed: bool
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+
+def _switch_pause_all(company_id: int, actor: User, pause: bool) -> PauseAll:
+    """Set (pause) or clear (resume) ``companies.invitations_paused_at`` in one UPDATE; audited once.
+
+    The UPDATE matches nothing when the switch is already where it was asked to be
+    (a second tab, a double click): nothing is written then, no audit row either.
+    """
+    now = utcnow()
+    is_set = Company.invitations_paused_at.is_not(None)
+    row = db.session.execute(
+        update(Company)
+        .where(Company.id == company_id, not_(is_set) if pause else is_set)
+        .values(invitations_paused_at=now if pause else None)
+        .returning(Company.invitations_paused_at)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        db.session.rollback()
+        paused_at = db.session.scalar(select(Company.invitations_paused_at).where(Company.id == company_id))
+        return PauseAll(paused_at=paused_at, changed=False)
+    audit.insert_now(
+        audit.Action.PAUSE_ALL if pause else audit.Action.RESUME_ALL,
+        company_id=company_id,
+        actor_id=actor.id,
+        at=now,
+    )
+    db.session.commit()
+    return PauseAll(paused_at=row[0], changed=True)
+
+
+def pause_all(company_id: int, actor: User) -> PauseAll:
+    """Stop every invitation of the company from being used, at once, until ``resume_all``.
+
+    Each invitation keeps its own ``is_active``: what was paused stays paused on
+    resume, and what was started is usable again.
+    """
+    return _switch_pause_all(company_id, actor, pause=True)
+
+
+def resume_all(company_id: int, actor: User) -> PauseAll:
+    """Undo ``pause_all``: each invitation is as usable as its own state says again."""
+    return _switch_pause_all(company_id, actor, pause=False)
 
 
 def _commit_change(invitation: Invitation, actor: User, action: audit.Action) -> Invitation:

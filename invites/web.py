@@ -45,6 +45,8 @@ REFUSAL_STATUS: dict[Refusal, int] = {
     Refusal.PAUSED: 409,
     Refusal.ALREADY_MEMBER: 409,
     Refusal.ALREADY_USED: 409,
+    # An edit from a card that is out of date: the card as it is now comes with it.
+    Refusal.CHANGED_MEANWHILE: 409,
 }
 
 

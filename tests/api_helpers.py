@@ -15,10 +15,16 @@ ACCEPT = "/api/companies/invitations/accept"
 LIST = "/api/companies/invitations"
 LOGIN = "/api/auth/login"
 LOGOUT = "/api/auth/logout"
+PAUSE_ALL = "/api/companies/invitations/pause-all"
+RESUME_ALL = "/api/companies/invitations/resume-all"
 
 
 def toggle_path(invitation_id: int) -> str:
     return f"/api/companies/invitations/{invitation_id}/toggle"
+
+
+def edit_path(invitation_id: int) -> str:
+    return f"/api/companies/invitations/{invitation_id}"
 
 
 def revoke_path(invitation_id: int) -> str:

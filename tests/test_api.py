@@ -660,7 +660,7 @@ def test_every_api_route_is_described_and_nothing_else(client):
     document = client.get("/api/openapi.json").get_json()
     described = {(path, method) for path, item in document["paths"].items() for method in item}
     assert described == _described_routes(client.application)
-    assert len(described) == 11
+    assert len(described) == 14
 
 
 def test_the_description_is_valid_openapi_3_1(client):

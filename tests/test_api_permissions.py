@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from invites import invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Membership, Redemption, Role, User
+from invites.models import AuditEvent, Company, Invitation, Membership, Redemption, Role, User
 
 from .api_helpers import (
     ACCEPT,
@@ -17,8 +17,11 @@ from .api_helpers import (
     LIST,
     LOGIN,
     LOGOUT,
+    PAUSE_ALL,
+    RESUME_ALL,
     VALIDATE,
     api_login,
+    edit_path,
     revoke_path,
     toggle_path,
 )
@@ -72,6 +75,10 @@ def state(app, world: World) -> dict:
             "used_count": invitation.used_count,
             "is_active": invitation.is_active,
             "revoked": invitation.revoked_at is not None,
+            "max_uses": invitation.max_uses,
+            "version": invitation.version,
+            "acme_paused": db.session.get(Company, world.acme_id).invitations_paused_at is not None,
+            "globex_paused": db.session.get(Company, world.globex_id).invitations_paused_at is not None,
         }
 
 
@@ -87,6 +94,11 @@ CALLS = {
     "remove_members": lambda c, w: c.post(f"/api/companies/invitations/{w.invitation_id}/remove-members"),
     # The world's invitation has no target address: nothing to send (409).
     "resend": lambda c, w: c.post(f"/api/companies/invitations/{w.invitation_id}/resend"),
+    "edit": lambda c, w: c.patch(edit_path(w.invitation_id), json={"maxUses": 5}),
+    # Only an owner may make an invitation grant ADMIN.
+    "edit_to_admin": lambda c, w: c.patch(edit_path(w.invitation_id), json={"role": "ADMIN"}),
+    "pause_all": lambda c, w: c.post(PAUSE_ALL),
+    "resume_all": lambda c, w: c.post(RESUME_ALL),
     "login_wrong_password": lambda c, w: c.post(LOGIN, json={"email": EMAILS["owner"], "password": "not it at all"}),
     "logout": lambda c, w: c.post(LOGOUT),
     "openapi": lambda c, w: c.get("/api/openapi.json"),
@@ -98,6 +110,10 @@ CREATED_IN_GLOBEX = {"globex_invitations": +1, "audit_events": +1}
 JOINED_ACME = {"acme_members": +1, "memberships": +1, "redemptions": +1, "audit_events": +1, "used_count": +1}
 PAUSED = {"is_active": False, "audit_events": +1}
 REVOKED = {"revoked": True, "audit_events": +1}
+EDITED = {"max_uses": +2, "version": +1, "audit_events": +1}  # 3 → 5
+MADE_ADMIN = {"version": +1, "audit_events": +1}
+ACME_PAUSED = {"acme_paused": True, "audit_events": +1}
+GLOBEX_PAUSED = {"globex_paused": True, "audit_events": +1}
 
 # endpoint: {actor: (status, change)}
 MATRIX = {
@@ -157,6 +173,35 @@ MATRIX = {
         "owner": (409, NOTHING),
         "other_admin": (404, NOTHING),
     },
+    "edit": {
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, EDITED),
+        "owner": (200, EDITED),
+        "other_admin": (404, NOTHING),
+    },
+    "edit_to_admin": {
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (403, NOTHING),
+        "owner": (200, MADE_ADMIN),
+        "other_admin": (404, NOTHING),
+    },
+    "pause_all": {
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, ACME_PAUSED),
+        "owner": (200, ACME_PAUSED),
+        "other_admin": (200, GLOBEX_PAUSED),
+    },
+    # Nothing is paused: resuming changes nothing, for anyone.
+    "resume_all": {
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (200, NOTHING),
+        "owner": (200, NOTHING),
+        "other_admin": (200, NOTHING),
+    },
     "login_wrong_password": {actor: (401, NOTHING) for actor in ACTORS},
     "logout": {actor: (200, NOTHING) for actor in ACTORS},
     "openapi": {actor: (200, NOTHING) for actor in ACTORS},
@@ -208,6 +253,9 @@ def test_matrix_covers_every_api_route(app):
         "api.revoke_invitation",
         "api.remove_invitation_members",
         "api.resend_invitation_email",
+        "api.edit_invitation",
+        "api.pause_all_invitations",
+        "api.resume_all_invitations",
         "api.login",
         "api.logout",
         "api.openapi_json",

@@ -108,6 +108,11 @@ def _schemas() -> dict[str, Any]:
                 "expiresAt": DATE_TIME,
                 "createdAt": DATE_TIME,
                 "revokedAt": {**DATE_TIME, "type": ["string", "null"]},
+                "version": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "One more with every edit: send it back with PATCH to refuse a lost update.",
+                },
             }
         ),
         "Joiner": _object(joiner),
@@ -120,6 +125,13 @@ def _schemas() -> dict[str, Any]:
                     "examples": [invitations.KEPT_OWNER, invitations.KEPT_PROMOTED.format(role="Admin")],
                 },
             }
+        ),
+        "PauseAll": _object(
+            {
+                "invitationsPaused": {"type": "boolean"},
+                "pausedAt": {**DATE_TIME, "type": ["string", "null"], "description": "Since when; null: not paused."},
+            },
+            examples=[{"invitationsPaused": True, "pausedAt": "2025-01-27T10:00:00Z"}],
         ),
         "InvitationPreview": _object(
             {
@@ -294,6 +306,10 @@ def _paths() -> dict[str, Any]:
                         _object(
                             {
                                 "invitations": {"type": "array", "items": _ref("Invitation")},
+                                "invitationsPaused": {
+                                    "type": "boolean",
+                                    "description": "true: pause-all is on, none of them can be used now.",
+                                },
                                 "filter": {"type": "string", "enum": [f.value for f in Filter]},
                                 "page": {"type": "integer", "minimum": 1},
                                 "hasNext": {"type": "boolean"},
@@ -477,6 +493,107 @@ def _paths() -> dict[str, Any]:
                         ),
                     ),
                     **_use("Unauthorized", "Forbidden", "NotFound"),
+                },
+            }
+        },
+        "/api/companies/invitations/{invitation_id}": {
+            "patch": {
+                "operationId": "editInvitation",
+                "tags": ["invitations"],
+                "summary": "Edit an invitation",
+                "description": "OWNER and ADMIN of the invitation's company; only an OWNER may set role ADMIN "
+                f'or edit an invitation that grants it (403 "{invitations.ADMIN_ROLE_ERROR}"). Only the fields '
+                "sent change; an edit that changes nothing writes nothing. Max uses may not go below the uses "
+                "already made (400); set to that count, the invitation is fully used. With `version` (the one "
+                "last read) the edit is refused once someone else changed the invitation: 409 with the "
+                "invitation as it is now; without it, the last edit wins. Revoked or expired: 409 likewise.",
+                "security": signed_in,
+                "parameters": [INVITATION_ID],
+                "requestBody": _body(
+                    _object(
+                        {
+                            "maxUses": {
+                                "description": "From the uses already made (at least 1). Absent or null: unchanged.",
+                                "type": ["integer", "null"],
+                                "minimum": invitations.MAX_USES_MIN,
+                                "maximum": invitations.MAX_USES_MAX,
+                            },
+                            "expiresInDays": {
+                                "description": "A new expiry, this many days from now. Absent or null: unchanged.",
+                                "type": ["integer", "null"],
+                                "minimum": invitations.EXPIRES_MIN,
+                                "maximum": invitations.EXPIRES_MAX,
+                            },
+                            "role": {
+                                "description": "What joining makes people. Absent or null: unchanged.",
+                                "type": ["string", "null"],
+                                "enum": [r.value for r in invitations.GRANTABLE_ROLES] + [None],
+                            },
+                            "allowedDomain": {
+                                "description": "Only verified addresses at this domain may join (not with a target "
+                                "email). Null or blank: anyone. Absent: unchanged.",
+                                "type": ["string", "null"],
+                                "maxLength": invitations.DOMAIN_MAX_LENGTH,
+                            },
+                            "label": {
+                                "description": "A note, one line. Null or blank: none. Absent: unchanged.",
+                                "type": ["string", "null"],
+                                "maxLength": invitations.LABEL_MAX_LENGTH,
+                            },
+                            "version": {
+                                "description": "The invitation's version as last read. Absent or null: no check.",
+                                "type": ["integer", "null"],
+                                "minimum": 1,
+                            },
+                        },
+                        required=[],
+                        additionalProperties=True,
+                    ),
+                    {"maxUses": 10, "expiresInDays": 14, "label": "Meetup 12 May", "version": 1},
+                    required=False,
+                ),
+                "responses": {
+                    "200": _answer("The invitation as edited.", _object({"invitation": _ref("Invitation")})),
+                    "403": _answer(
+                        "A cross-site request, a role that may not manage invitations, or an ADMIN invitation "
+                        "edited by an admin (`fields.role`).",
+                        _ref("FieldErrors"),
+                        {"error": invitations.ADMIN_ROLE_ERROR, "fields": {"role": invitations.ADMIN_ROLE_ERROR}},
+                    ),
+                    "409": _answer(
+                        "Revoked, expired, or changed by someone else since `version`: the invitation as it is now.",
+                        _object({"error": {"type": "string"}, "invitation": _ref("Invitation")}),
+                        {"error": Refusal.CHANGED_MEANWHILE.value},
+                    ),
+                    **_use("Unauthorized", "NotFound", *BODY_ERRORS),
+                },
+            }
+        },
+        "/api/companies/invitations/pause-all": {
+            "post": {
+                "operationId": "pauseAllInvitations",
+                "tags": ["invitations"],
+                "summary": "Stop every invitation of the current company from being used",
+                "description": "OWNER and ADMIN. Until resume-all, every invitation is refused as paused; each "
+                "keeps its own paused/started state. Pausing again changes nothing.",
+                "security": signed_in,
+                "responses": {
+                    "200": _answer("Paused.", _ref("PauseAll")),
+                    **_use("Unauthorized", "Forbidden"),
+                },
+            }
+        },
+        "/api/companies/invitations/resume-all": {
+            "post": {
+                "operationId": "resumeAllInvitations",
+                "tags": ["invitations"],
+                "summary": "Undo pause-all",
+                "description": "OWNER and ADMIN. Each invitation is back to its own state: one paused before "
+                "stays paused. Resuming when not paused changes nothing.",
+                "security": signed_in,
+                "responses": {
+                    "200": _answer("Resumed.", _ref("PauseAll")),
+                    **_use("Unauthorized", "Forbidden"),
                 },
             }
         },

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts, invitations, limits
-from ..dashboard.forms import CreateInvitationForm
+from ..dashboard.forms import CreateInvitationForm, EditInvitationForm
 from ..extensions import csrf, db, login_manager
 from ..invitations import InvalidInvitation, InvitationRefused, Refusal
 from ..links import public_base
@@ -111,6 +111,12 @@ def invalid_invitation(exc: InvalidInvitation):
     return jsonify(error=FIELDS_INVALID, fields=field_errors(exc.errors)), 400
 
 
+@bp.errorhandler(invitations.AdminRoleRefused)
+def admin_role_refused(exc: invitations.AdminRoleRefused):
+    """An admin asked for an invitation that grants ADMIN: 403, with the field that says why."""
+    return jsonify(error=invitations.ADMIN_ROLE_ERROR, fields=field_errors(exc.errors)), 403
+
+
 @bp.errorhandler(RoleRefused)
 def role_refused(exc: RoleRefused):
     """``web.manager_required`` refused: the API's 403 in JSON."""
@@ -189,6 +195,7 @@ def list_invitations():
     )
     return jsonify(
         invitations=[invitation_json(i) for i in result.items],
+        invitationsPaused=current_membership().company.invitations_paused_at is not None,
         filter=result.filter.value,
         page=result.page,
         hasNext=result.has_next,
@@ -279,3 +286,43 @@ def remove_invitation_members(invitation_id: int):
     invitation = invitation_of_current_company(invitation_id)
     result = invitations.remove_members(invitation, current_user, current_membership().role_enum)
     return jsonify(members_removal_json(result))
+
+
+@bp.patch("/companies/invitations/<int:invitation_id>")
+@manager_required
+def edit_invitation(invitation_id: int):
+    """Change ``{maxUses?, expiresInDays?, role?, allowedDomain?, label?, version?}``.
+
+    Only the fields sent change. With ``version`` (the invitation's, as last read) the
+    edit is refused (409, with the invitation as it is now) once someone else changed it;
+    without it, the last edit wins. Revoked or expired: 409, likewise.
+    """
+    invitation = invitation_of_current_company(invitation_id)
+    form = EditInvitationForm.from_json(json_object())
+    if not form.validate():
+        raise ApiError(400, FIELDS_INVALID, form.json_errors())
+    try:
+        invitations.edit(invitation, current_user, current_membership().role_enum, form.changes, form.expected_version)
+    except InvitationRefused as exc:
+        if exc.invitation is None:
+            raise
+        return jsonify(error=exc.message, invitation=invitation_json(exc.invitation)), REFUSAL_STATUS[exc.reason]
+    return jsonify(invitation=invitation_json(invitation))
+
+
+def _pause_all_json(result: invitations.PauseAll):
+    return jsonify(invitationsPaused=result.paused, pausedAt=timestamp(result.paused_at))
+
+
+@bp.post("/companies/invitations/pause-all")
+@manager_required
+def pause_all_invitations():
+    """Stop every invitation of the current company from being used, until resume-all."""
+    return _pause_all_json(invitations.pause_all(current_membership().company_id, current_user))
+
+
+@bp.post("/companies/invitations/resume-all")
+@manager_required
+def resume_all_invitations():
+    """Undo pause-all: each invitation is back to its own paused or started state."""
+    return _pause_all_json(invitations.resume_all(current_membership().company_id, current_user))

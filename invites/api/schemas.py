@@ -27,7 +27,14 @@ FIELDS_INVALID = "Some fields need fixing."
 CODE_MISSING = "Enter an invitation code."
 
 # The domain layer names fields as the forms do; the API speaks camelCase.
-FIELD_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
+FIELD_NAMES = {
+    "email": "email",
+    "max_uses": "maxUses",
+    "expires_in_days": "expiresInDays",
+    "role": "role",
+    "allowed_domain": "allowedDomain",
+    "label": "label",
+}
 
 
 class ApiError(Exception):
@@ -132,6 +139,7 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
         "expiresAt": timestamp(invitation.expires_at),
         "createdAt": timestamp(invitation.created_at),
         "revokedAt": timestamp(invitation.revoked_at),
+        "version": invitation.version,
     }
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, HiddenField, IntegerField
-from wtforms.validators import AnyOf, InputRequired, NumberRange, StopValidation, ValidationError
+from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.widgets import HiddenInput
 
 from .. import accounts, invitations
 
@@ -29,14 +31,18 @@ class WholeNumberField(IntegerField):
     which no browser sends, keeps its default.)
     """
 
-    def __init__(self, label=None, validators=None, *, message: str, **kwargs):
+    def __init__(self, label=None, validators=None, *, message: str, allow_blank: bool = False, **kwargs):
         super().__init__(label, validators, invalid_value_message=message, **kwargs)
+        #: An empty box means "no value" (None) rather than an error: an edit's "keep it".
+        self.allow_blank = allow_blank
 
     def process_formdata(self, valuelist):
         if not valuelist:
             return
         raw = valuelist[0]
         self.data = None
+        if self.allow_blank and (raw is None or (isinstance(raw, str) and raw.strip() == "")):
+            return
         if getattr(self.meta, "json", False):
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
@@ -65,13 +71,20 @@ def target_email(form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def whole_number(label: str, minimum: int, maximum: int, message: str, **kwargs) -> WholeNumberField:
+def whole_number(
+    label: str, minimum: int, maximum: int, message: str, *, allow_blank: bool = False, **kwargs
+) -> WholeNumberField:
     """A whole-number field limited to ``minimum``–``maximum`` (the domain's limits), with one
-    message for anything else, and the same limits on the browser's number box."""
+    message for anything else, and the same limits on the browser's number box.
+
+    ``allow_blank``: an empty (or, from JSON, absent or null) value is no value at all
+    (None), not an error.
+    """
     return WholeNumberField(
         label,
-        validators=[NumberRange(minimum, maximum, message)],
+        validators=[*([Optional()] if allow_blank else []), NumberRange(minimum, maximum, message)],
         message=message,
+        allow_blank=allow_blank,
         render_kw={"inputmode": "numeric", "min": minimum, "max": maximum, "step": 1},
         **kwargs,
     )
@@ -176,5 +189,170 @@ class RemoveMembersForm(FlaskForm):
 
 class ResendForm(FlaskForm):
     """Resend email: CSRF only."""
+
+    next = HiddenField()
+
+
+# --- editing an invitation -----------------------------------------------------------
+
+
+def _domain_check(checker):
+    """A field validator from one of the domain's checkers: the cleaned value, or its message."""
+
+    def validate(form, field) -> None:
+        try:
+            field.data = checker(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return validate
+
+
+STALE_FORM = "The version must be the whole number the invitation had when you read it: reload and try again."
+
+
+class EditInvitationForm(FlaskForm):
+    """Edit an invitation: max uses, expiry, role, allowed domain and label, with its version.
+
+    The HTML form sends every field: an empty expiry keeps the expiry, an empty domain
+    or label clears it. A JSON body (``from_json``, the API's PATCH) changes only the
+    fields it names. ``version`` is the invitation's version the form was made from;
+    the edit is refused if it has moved since. ``changes`` holds what was validated.
+    """
+
+    max_uses = whole_number(
+        "Maximum Uses",
+        invitations.MAX_USES_MIN,
+        invitations.MAX_USES_MAX,
+        invitations.MAX_USES_ERROR,
+        allow_blank=True,
+        description=f"At least the uses already made, at most {invitations.MAX_USES_MAX}",
+    )
+    expires_in_days = whole_number(
+        "Expires In (Days from now)",
+        invitations.EXPIRES_MIN,
+        invitations.EXPIRES_MAX,
+        invitations.EXPIRES_ERROR,
+        allow_blank=True,
+        description="Leave empty to keep the current expiry",
+    )
+    role = SelectField(
+        "Joins as",
+        choices=[SelectChoice(role.value, role.value.title()) for role in invitations.GRANTABLE_ROLES],
+        validate_choice=False,
+        validators=[Optional(), _domain_check(invitations.check_role)],
+    )
+    allowed_domain = StringField(
+        "Allowed Email Domain (Optional)",
+        validators=[_domain_check(invitations.check_domain)],
+        description="Only verified addresses at this domain may join, e.g. acme.com",
+        render_kw={"placeholder": "acme.com", "autocomplete": "off", "maxlength": invitations.DOMAIN_MAX_LENGTH},
+    )
+    label = StringField(
+        "Label (Optional)",
+        validators=[_domain_check(invitations.check_label)],
+        description=f"A note for your team, up to {invitations.LABEL_MAX_LENGTH} characters",
+        render_kw={"autocomplete": "off", "maxlength": invitations.LABEL_MAX_LENGTH},
+    )
+    version = WholeNumberField(
+        validators=[Optional(), NumberRange(1, 2**31 - 1, STALE_FORM)],
+        message=STALE_FORM,
+        allow_blank=True,
+        widget=HiddenInput(),
+    )
+    next = HiddenField()
+
+    #: The API's names for the fields (it speaks camelCase).
+    JSON_NAMES = {
+        "max_uses": "maxUses",
+        "expires_in_days": "expiresInDays",
+        "role": "role",
+        "allowed_domain": "allowedDomain",
+        "label": "label",
+        "version": "version",
+    }
+    #: Fields whose null (JSON) means "clear it" rather than "leave it".
+    CLEARABLE = ("allowed_domain", "label")
+
+    changes: invitations.InvitationEdit | None = None
+    #: The fields the request names (the HTML form names them all).
+    named: frozenset[str] = frozenset(JSON_NAMES)
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        """Fill the fields; a posted HTML form names the fields it sends (a field it leaves
+        out, which no browser does with this form, is left unchanged rather than cleared)."""
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        posted = self.meta.wrap_formdata(self, formdata)
+        if posted is not None and not getattr(self.meta, "json", False):
+            self.named = frozenset(name for name in self.JSON_NAMES if name in posted)
+
+    @classmethod
+    def for_invitation(cls, invitation) -> EditInvitationForm:
+        """The form filled in with the invitation as it is (the expiry left empty)."""
+        return cls(
+            formdata=None,
+            data={
+                "max_uses": invitation.max_uses,
+                "role": invitation.role,
+                "allowed_domain": invitation.allowed_domain or "",
+                "label": invitation.label or "",
+                "version": invitation.version,
+            },
+        )
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> EditInvitationForm:
+        """The form over a PATCH body: only the fields it names change; no CSRF.
+
+        A null max uses, expiry, role or version is the same as leaving it out; a null
+        domain or label clears it.
+        """
+        pairs = []
+        named = set()
+        for name, json_name in cls.JSON_NAMES.items():
+            if json_name not in body:
+                continue
+            value = body[json_name]
+            if value is None and name not in cls.CLEARABLE:
+                continue
+            named.add(name)
+            pairs.append((name, "" if value is None else value))
+        form = cls(formdata=MultiDict(pairs), meta={"csrf": False, "json": True})
+        form.named = frozenset(named)
+        return form
+
+    @property
+    def expected_version(self) -> int | None:
+        return self.version.data if "version" in self.named else None
+
+    def json_errors(self) -> dict[str, str]:
+        """The first error of each field, under the API's field names."""
+        return {self.JSON_NAMES.get(name, name): errors[0] for name, errors in self.errors.items()}
+
+    def add_errors(self, errors: dict[str, str]) -> None:
+        """Put the domain's field errors (by field name) next to their fields."""
+        for name, message in errors.items():
+            self[name].errors = [*self[name].errors, message]
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' validators (and CSRF), then the domain's own check as the last guard."""
+        if not super().validate(extra_validators):
+            return False
+        raw = {
+            name: self[name].data if name in self.named else invitations.UNCHANGED
+            for name in ("max_uses", "expires_in_days", "role", "allowed_domain", "label")
+        }
+        if isinstance(raw["role"], invitations.Role):
+            raw["role"] = raw["role"].value
+        try:
+            self.changes = invitations.parse_invitation_edit(**raw)
+        except invitations.InvalidInvitation as exc:
+            self.add_errors(exc.errors)
+            return False
+        return True
+
+
+class PauseAllForm(FlaskForm):
+    """Pause all / Resume all: CSRF only."""
 
     next = HiddenField()

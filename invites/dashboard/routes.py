@@ -40,7 +40,15 @@ from ..web import (
     refusal_status,
     safe_next,
 )
-from .forms import CreateInvitationForm, RemoveMembersForm, ResendForm, RevokeForm, ToggleForm
+from .forms import (
+    CreateInvitationForm,
+    EditInvitationForm,
+    PauseAllForm,
+    RemoveMembersForm,
+    ResendForm,
+    RevokeForm,
+    ToggleForm,
+)
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -59,6 +67,7 @@ def _card_helpers() -> dict:
         "return_to": _return_to(),
         "card_urls": SimpleNamespace(
             set_active=url_pattern("dashboard.set_active", "invitation_id"),
+            edit=url_pattern("dashboard.edit", "invitation_id"),
             revoke=url_pattern("dashboard.revoke", "invitation_id"),
             resend=url_pattern("dashboard.resend", "invitation_id"),
             redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
@@ -106,6 +115,7 @@ def _list_context(which: invitations.Filter, page: int) -> dict:
     company_id = current_membership().company_id
     return {
         "membership": current_membership(),
+        "paused_at": current_membership().company.invitations_paused_at,
         "page": invitations.list_for_company(
             company_id, which, page, per_page=current_app.config["INVITATIONS_PER_PAGE"]
         ),
@@ -346,6 +356,9 @@ def activity(invitation_id: int):
     )
 
 
+_SWITCH_ACTIONS = frozenset({audit.Action.PAUSE_ALL.value, audit.Action.RESUME_ALL.value})
+
+
 @bp.get("/company/changes")
 # Every open dashboard asks every 3 s; a limit here would stop live usage, never an attacker.
 @limiter.exempt
@@ -371,6 +384,13 @@ def changes():
     events = audit.changes_since(company_id, after)
     if not events:
         return "", 204
+    if any(e.action in _SWITCH_ACTIONS and e.id > after for e in events):
+        # Pause all or resume all changed the whole list (banner, switch, every usable
+        # card): this dashboard loads again. The tab that pressed it got the list with a
+        # cursor past the switch's row, so it is not reloaded.
+        response = make_response("", 200)
+        response.headers["HX-Refresh"] = "true"
+        return response
     touched = [e.invitation_id for e in events if e.invitation_id is not None]
     changed = invitations.get_many_for_company(list(dict.fromkeys(touched)), company_id)
     response = make_response(
@@ -385,3 +405,104 @@ def changes():
     if news:
         trigger(response, "announce", " ".join(news[:3]))
     return response
+
+
+# --- editing an invitation (click to edit) ------------------------------------------
+
+
+def _edit_form_answer(invitation: Invitation, form: EditInvitationForm, status: int = 200):
+    """The edit form: the card-sized fragment for htmx, a page of its own without JavaScript."""
+    # Several cards may be open for editing at once: their fields need ids of their own.
+    for field in form:
+        field.id = field.label.field_id = f"invitation-{invitation.id}-{field.name.replace('_', '-')}"
+    return render_page_or_fragment("dashboard/edit.html", block="edit_form", status=status, inv=invitation, form=form)
+
+
+@bp.get("/company/invitations/<int:invitation_id>/card")
+@manager_required
+def card(invitation_id: int):
+    """The card as it is now (the edit form's Cancel); without JavaScript, back to the list."""
+    invitation = invitation_of_current_company(invitation_id)
+    if is_htmx():
+        response = _card(invitation)
+        response.vary.add("HX-Request")
+        return response
+    return redirect(_return_to())
+
+
+@bp.route("/company/invitations/<int:invitation_id>/edit", methods=["GET", "POST"])
+@manager_required
+@page_company_required
+def edit(invitation_id: int):
+    """Edit an invitation in place: GET answers the form, POST saves and answers the card.
+
+    With htmx the card's Edit swaps the card for the form, and Save or Cancel swap the
+    card back. Without JavaScript, Edit is a link to this page, and a save redirects to
+    the list with a flash. Invalid input: 422 with the form and its errors. Revoked,
+    expired or changed by someone else since the form was made: 409 with the card as it
+    is now (a flash and the list without JavaScript).
+    """
+    invitation = invitation_of_current_company(invitation_id)
+    if not invitations.can_edit(invitation):
+        refused = invitations.InvitationRefused(invitations.refusal(invitation), invitation)
+        return _refused(invitation, refused)
+    if request.method == "GET":
+        form = EditInvitationForm.for_invitation(invitation)
+        form.next.data = request.args.get("next") or _return_to()
+        return _edit_form_answer(invitation, form)
+    form = EditInvitationForm()
+    if form.validate_on_submit():
+        try:
+            before = invitation.version
+            invitations.edit(
+                invitation, current_user, current_membership().role_enum, form.changes, form.expected_version
+            )
+        except invitations.InvitationRefused as refusal:
+            return _refused(invitation, refusal)
+        except invitations.InvalidInvitation as exc:
+            form.add_errors(exc.errors)
+        else:
+            name = short_code(invitation.code)
+            if invitation.version == before:
+                return _changed(invitation, f"Invitation {name}: nothing to change.")
+            return _changed(invitation, f"Invitation {name} updated.")
+    response = _edit_form_answer(invitation, form, status=422)
+    return trigger(response, "announce", "The invitation was not changed. Check the form.")
+
+
+# --- pause all -----------------------------------------------------------------------
+
+
+def _pause_all_answer(result: invitations.PauseAll):
+    """After pause/resume all: htmx gets the list region again (banner, switch, cards); a
+    plain POST is redirected to the list with a flash."""
+    if result.paused:
+        message = "All invitations are paused." if result.changed else "All invitations were already paused."
+    else:
+        message = "Invitations resumed." if result.changed else "Invitations were not paused."
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(_return_to())
+    which, page = _view_of(_return_to())
+    response = render_page_or_fragment("dashboard/index.html", block="invitation_list", **_list_context(which, page))
+    return trigger(response, "announce", message)
+
+
+@bp.post("/company/invitations/pause-all")
+@manager_required
+@page_company_required
+def pause_all():
+    """Stop every invitation of the company from being used, until resumed."""
+    if not PauseAllForm().validate_on_submit():
+        return error_response(400)
+    return _pause_all_answer(invitations.pause_all(current_membership().company_id, current_user))
+
+
+@bp.post("/company/invitations/resume-all")
+@manager_required
+@page_company_required
+def resume_all():
+    """Undo pause all: each invitation is back to its own paused or started state."""
+    if not PauseAllForm().validate_on_submit():
+        return error_response(400)
+    return _pause_all_answer(invitations.resume_all(current_membership().company_id, current_user))

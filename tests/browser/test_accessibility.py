@@ -165,4 +165,26 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page, world, viewport, s
     owner.locator(".invitation-card.is-new").wait_for()
     for v in violations(owner):
         found.append(f"after a create: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+
+    # Edit in place (with an error on a field), its page without JavaScript, and pause all.
+    owner.goto("/dashboard/company")
+    edit_link = owner.locator("a[id$='-edit-button']").first
+    edit_page = edit_link.get_attribute("href")
+    edit_link.click()
+    form = owner.locator("form.invitation-edit")
+    form.locator("input[name=max_uses]").fill("101")
+    form.get_by_role("button", name="Save").click()
+    owner.locator("form.invitation-edit .error-summary").wait_for()
+    for v in violations(owner):
+        found.append(f"edit in place: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+    owner.goto(edit_page)
+    for v in violations(owner):
+        found.append(f"edit page: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+    owner.goto("/dashboard/company")
+    owner.get_by_role("button", name="Pause all invitations").click()
+    owner.locator("#pause-all-banner").wait_for()
+    for v in violations(owner):
+        found.append(f"all paused: [{v['impact']}] {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"][:6]))
+    owner.get_by_role("button", name="Resume all invitations").click()
+    owner.locator("#pause-all-banner").wait_for(state="detached")
     assert found == [], f"axe-core at {viewport} width, {scheme} colours:\n" + "\n".join(found)
