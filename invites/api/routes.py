@@ -180,15 +180,17 @@ def logout():
 @bp.get("/companies/invitations")
 @manager_required
 def list_invitations():
-    """The current company's invitations, newest first, with the dashboard's filter and pages."""
+    """The current company's invitations, newest first, with the dashboard's filter, search and pages."""
     which = invitations.parse_filter(request.args.get("filter"))
     page = parse_page(request.args.get("page"))
+    search = invitations.parse_search(request.args.get("q"))
     result = invitations.list_for_company(
-        current_membership().company_id, which, page, current_app.config["INVITATIONS_PER_PAGE"]
+        current_membership().company_id, which, page, current_app.config["INVITATIONS_PER_PAGE"], search=search
     )
     return jsonify(
         invitations=[invitation_json(i) for i in result.items],
         filter=result.filter.value,
+        q=result.search,
         page=result.page,
         hasNext=result.has_next,
         hasPrev=result.has_prev,
@@ -199,11 +201,21 @@ def list_invitations():
 @limits.invitation_creation
 @manager_required
 def create_invitation():
-    """Create an invitation for the current company: ``{email?, expiresInDays?, maxUses?}``."""
+    """Create an invitation for the current company:
+    ``{email?, expiresInDays?, maxUses?, role?, allowedDomain?, label?}``.
+
+    Only an OWNER may create one that grants ADMIN: 403 for an ADMIN, nothing stored.
+    """
     form = CreateInvitationForm.from_json(json_object())
     if not form.validate():
         raise ApiError(400, FIELDS_INVALID, form.json_errors())
-    invitation = invitations.create(current_membership().company_id, current_user, form.new_invitation)
+    membership = current_membership()
+    try:
+        invitation = invitations.create(
+            membership.company_id, current_user, form.new_invitation, creator_role=membership.role_enum
+        )
+    except invitations.GrantRefused as refused:
+        raise ApiError(403, refused.message) from None
     return jsonify(invitation=invitation_json(invitation)), 201
 
 
@@ -227,12 +239,13 @@ def validate_invitation():
 @limits.code_guessing
 @login_required
 def accept_invitation():
-    """Use one place on ``{code}`` and join its company as a MEMBER."""
+    """Use one place on ``{code}`` and join its company with the role it grants (MEMBER or ADMIN)."""
     code = invitation_code(json_object())
     result = invitations.accept(code, current_user._get_current_object())
     return jsonify(
         success=True,
         company=company_json(result.company),
+        role=result.membership.role,
         invitation=usage_json(result.invitation),
     )
 

@@ -27,7 +27,14 @@ FIELDS_INVALID = "Some fields need fixing."
 CODE_MISSING = "Enter an invitation code."
 
 # The domain layer names fields as the forms do; the API speaks camelCase.
-FIELD_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
+FIELD_NAMES = {
+    "email": "email",
+    "max_uses": "maxUses",
+    "expires_in_days": "expiresInDays",
+    "role": "role",
+    "allowed_domain": "allowedDomain",
+    "label": "label",
+}
 
 
 class ApiError(Exception):
@@ -127,6 +134,9 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
         "code": invitation.code,
         "url": invite_url(invitation.code),
         "email": invitation.email,
+        "role": invitation.role,
+        "allowedDomain": invitation.allowed_domain,
+        "label": invitation.label,
         **usage_json(invitation),
         "isActive": invitation.is_active,
         "expiresAt": timestamp(invitation.expires_at),
@@ -140,6 +150,8 @@ def invitation_preview_json(invitation: Invitation) -> dict[str, Any]:
     return {
         "code": invitation.code,
         "email": invitations.mask_email(invitation.email) if invitation.email else None,
+        "role": invitation.role,
+        "allowedDomain": invitation.allowed_domain,
         **usage_json(invitation),
         "isActive": invitation.is_active,
         "expiresAt": timestamp(invitation.expires_at),

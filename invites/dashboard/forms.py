@@ -12,7 +12,8 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, HiddenField, IntegerField
+from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, NumberRange, StopValidation, ValidationError
 
 from .. import accounts, invitations
@@ -65,6 +66,19 @@ def target_email(form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
+def domain_check(checker):
+    """A field validator from one of the domain's checks (``check_role``, ``check_domain``,
+    ``check_label``): the field holds the clean value, or gets the domain's message."""
+
+    def validate(form, field) -> None:
+        try:
+            field.data = checker(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return validate
+
+
 def whole_number(label: str, minimum: int, maximum: int, message: str, **kwargs) -> WholeNumberField:
     """A whole-number field limited to ``minimum``–``maximum`` (the domain's limits), with one
     message for anything else, and the same limits on the browser's number box."""
@@ -78,7 +92,8 @@ def whole_number(label: str, minimum: int, maximum: int, message: str, **kwargs)
 
 
 class CreateInvitationForm(FlaskForm):
-    """Email Address (optional), Maximum Uses and Expires In (Days), as in seed 003."""
+    """Email Address (optional), Maximum Uses and Expires In (Days), as in seed 003; the role
+    it grants, an allowed email domain and a label (issue 13)."""
 
     email = EmailField(
         "Email Address (Optional)",
@@ -107,8 +122,37 @@ class CreateInvitationForm(FlaskForm):
         description=f"Default: {invitations.EXPIRES_DEFAULT}, Max: {invitations.EXPIRES_MAX}",
     )
 
+    role = SelectField(
+        "Joins as",
+        choices=[SelectChoice(role.value, role.value.capitalize()) for role in invitations.GRANTABLE_ROLES],
+        default=invitations.Role.MEMBER.value,
+        # check_role judges (any case, and with the domain's message), not the choices.
+        validate_choice=False,
+        validators=[domain_check(invitations.check_role)],
+        description="Only an owner can invite Admins",
+    )
+    allowed_domain = StringField(
+        "Allowed Email Domain (Optional)",
+        validators=[domain_check(invitations.check_domain)],
+        description="Only verified addresses at exactly this domain may join, e.g. acme.com",
+        render_kw={"placeholder": "acme.com", "autocomplete": "off", "maxlength": invitations.DOMAIN_MAX_LENGTH},
+    )
+    label = StringField(
+        "Label (Optional)",
+        validators=[domain_check(invitations.check_label)],
+        description=f"A note for your team, such as Sales team (at most {invitations.LABEL_MAX_LENGTH} characters)",
+        render_kw={"autocomplete": "off", "maxlength": invitations.LABEL_MAX_LENGTH},
+    )
+
     #: The API's names for the fields (it speaks camelCase).
-    JSON_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
+    JSON_NAMES = {
+        "email": "email",
+        "max_uses": "maxUses",
+        "expires_in_days": "expiresInDays",
+        "role": "role",
+        "allowed_domain": "allowedDomain",
+        "label": "label",
+    }
 
     new_invitation: invitations.NewInvitation | None = None
 
@@ -123,6 +167,9 @@ class CreateInvitationForm(FlaskForm):
             "email": "",
             "max_uses": invitations.MAX_USES_DEFAULT,
             "expires_in_days": invitations.EXPIRES_DEFAULT,
+            "role": invitations.Role.MEMBER.value,
+            "allowed_domain": "",
+            "label": "",
         }
         pairs = []
         for name, json_name in cls.JSON_NAMES.items():
@@ -140,7 +187,12 @@ class CreateInvitationForm(FlaskForm):
             return False
         try:
             self.new_invitation = invitations.parse_new_invitation(
-                self.email.data, self.max_uses.data, self.expires_in_days.data
+                self.email.data,
+                self.max_uses.data,
+                self.expires_in_days.data,
+                role=self.role.data,
+                allowed_domain=self.allowed_domain.data,
+                label=self.label.data,
             )
         except invitations.InvalidInvitation as exc:
             for name, message in exc.errors.items():
