@@ -72,7 +72,9 @@ def set_company_paused(app, company_id, paused: bool) -> None:
     """What "Pause all" (and "Resume all") sets, written directly."""
     with app.app_context():
         db.session.execute(
-            sa.update(Company).where(Company.id == company_id).values(invitations_paused_at=utcnow() if paused else None)
+            sa.update(Company)
+            .where(Company.id == company_id)
+            .values(invitations_paused_at=utcnow() if paused else None)
         )
         db.session.commit()
 
@@ -539,7 +541,9 @@ def test_a_pause_of_the_company_between_the_check_and_the_write_refuses_the_acce
     def check_then_pause_all(code, user=None):
         invitation = real_check(code, user)
         with db.engine.begin() as connection:
-            connection.execute(sa.update(Company).where(Company.id == company.id).values(invitations_paused_at=utcnow()))
+            connection.execute(
+                sa.update(Company).where(Company.id == company.id).values(invitations_paused_at=utcnow())
+            )
         return invitation
 
     monkeypatch.setattr(invitations, "check", check_then_pause_all)
