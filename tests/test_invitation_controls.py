@@ -554,3 +554,13 @@ def test_a_pause_of_the_company_between_the_check_and_the_write_refuses_the_acce
     assert invitation_row(app, code)["used_count"] == 0
     assert count(app, Redemption) == 0
     assert membership_role(app, company.id, user.id) is None
+
+
+def test_creating_while_a_search_hides_the_new_card_says_how_to_see_it(app, labelled):
+    client = signed_in(app, "boss@example.com")
+    headers = {**HX, "HX-Current-URL": "http://localhost/dashboard/company?q=sales"}
+    response = client.post(CREATE_FORM, data=form(label="Support"), headers=headers)
+    assert response.status_code == 200
+    body = text(response)
+    assert "Clear the search to see it." in body
+    assert 'hx-swap-oob="afterbegin:#invitation-list"' not in body

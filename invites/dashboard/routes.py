@@ -205,7 +205,7 @@ def create():
     which, page, search = _view_of(_return_to())
     shown = which.shows_new and page == 1 and not search
     if not shown:
-        message += " Show all invitations to see it."
+        message += " Clear the search to see it." if search else " Show all invitations to see it."
     response = render_page_or_fragment(
         "dashboard/index.html",
         block="create_form",
