@@ -321,7 +321,10 @@ def state(invitation: Invitation, now: datetime | None = None) -> State:
 
 
 def refusal(invitation: Invitation | None, now: datetime | None = None) -> Refusal | None:
-    """Why this invitation cannot be accepted now, in the documented order, or None."""
+    """Why this invitation cannot be accepted now, in the documented order, or None.
+
+    PAUSED covers the invitation's own pause and its company's "Pause all".
+    """
     if invitation is None:
         return Refusal.NOT_FOUND
     now = now or utcnow()
@@ -500,8 +503,9 @@ def check(code: Any, user: User | None = None) -> Invitation:
     """The invitation behind ``code`` if ``user`` (or anyone, if None) could accept it now.
 
     Raises ``InvitationRefused`` with the first reason that applies: the five
-    invitation refusals in order, then wrong account, then an unverified
-    address (targeted invitations), then already a member, then already used.
+    invitation refusals in order (paused: the invitation, or its whole company),
+    then wrong account, then wrong domain, then an unverified address (targeted
+    and domain invitations), then already a member, then already used.
     Reads only, in one statement; a GET of the invite page calls this.
     """
     if user is None:
