@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, insert, literal, not_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, insert, literal, not_, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
@@ -23,7 +23,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from . import audit, outbox, tokens
 from .accounts import end_sessions, has_control_characters, is_reserved_domain, normalise_email, valid_email
 from .extensions import db
-from .masking import short_code
+from .masking import ELLIPSIS, short_code
 from .models import (
     Company,
     EmailKind,
@@ -111,14 +111,16 @@ class InvalidInvitation(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-class AdminRoleRefused(InvalidInvitation):
-    """An admin (not an owner) tried to make, or change, an invitation that grants ADMIN.
+class GrantRefused(InvalidInvitation):
+    """Someone may not make (or edit) an invitation that grants this role: only an OWNER
+    may grant ADMIN (``check_grant``). A field error on the forms (``role``); the API
+    answers it 403."""
 
-    A field error on the form (``role``); the API answers it 403.
-    """
+    field = "role"
 
-    def __init__(self):
-        super().__init__({"role": ADMIN_ROLE_ERROR})
+    def __init__(self, message: str = ADMIN_ROLE_ERROR):
+        self.message = message
+        super().__init__({self.field: message})
 
 
 class State(str, enum.Enum):
@@ -246,6 +248,21 @@ def check_label(raw: Any) -> str | None:
     if len(label) > LABEL_MAX_LENGTH or has_control_characters(label):
         raise ValueError(LABEL_ERROR)
     return label
+
+
+def may_grant(role: Role, actor_role: Role) -> bool:
+    """Whether someone with ``actor_role`` in a company may create (or edit) an invitation
+    that grants ``role``: anyone who manages invitations may grant MEMBER, only an OWNER ADMIN."""
+    if not actor_role.manages_invitations:
+        return False
+    return role is Role.MEMBER or actor_role is Role.OWNER
+
+
+def check_grant(role: Role, actor_role: Role) -> None:
+    """The owner-only ADMIN rule, for create and edit: raises ``GrantRefused`` unless
+    ``actor_role`` may grant ``role`` (see ``may_grant``)."""
+    if not may_grant(role, actor_role):
+        raise GrantRefused(ADMIN_ROLE_ERROR)
 
 
 def domain_of(email: str) -> str:
@@ -393,7 +410,10 @@ def state(invitation: Invitation, now: datetime | None = None) -> State:
 
 
 def refusal(invitation: Invitation | None, now: datetime | None = None) -> Refusal | None:
-    """Why this invitation cannot be accepted now, in the documented order, or None."""
+    """Why this invitation cannot be accepted now, in the documented order, or None.
+
+    PAUSED covers the invitation's own pause and its company's "Pause all".
+    """
     if invitation is None:
         return Refusal.NOT_FOUND
     now = now or utcnow()
@@ -403,9 +423,18 @@ def refusal(invitation: Invitation | None, now: datetime | None = None) -> Refus
         return Refusal.EXPIRED
     if invitation.used_count >= invitation.max_uses:
         return Refusal.FULL
-    if not invitation.is_active:
+    if not invitation.is_active or company_paused(invitation):
         return Refusal.PAUSED
     return None
+
+
+def company_paused(invitation: Invitation) -> bool:
+    """Whether the invitation's company has paused all its invitations ("Pause all").
+
+    Read last by ``refusal``: the company is loaded with the invitation by code
+    (``_BY_CODE``), and a dashboard card never asks.
+    """
+    return invitation.company.invitations_paused_at is not None
 
 
 def can_toggle(invitation: Invitation, now: datetime | None = None) -> bool:
@@ -437,6 +466,17 @@ def mask_email(email: str) -> str:
 def email_matches(invitation: Invitation, user: User) -> bool:
     """True unless the invitation targets an email that is not this user's."""
     return invitation.email is None or normalise_email(invitation.email) == normalise_email(user.email)
+
+
+def domain_matches(invitation: Invitation, user: User) -> bool:
+    """True unless the invitation is limited to a domain that the user's address is not at
+    (exactly: ``sales.acme.com`` is not ``acme.com``)."""
+    return invitation.allowed_domain is None or domain_of(normalise_email(user.email)) == invitation.allowed_domain
+
+
+def needs_verified_address(invitation: Invitation) -> bool:
+    """Invitations for an address or a domain admit only accounts that proved their address."""
+    return invitation.email is not None or invitation.allowed_domain is not None
 
 
 # --- lookups -----------------------------------------------------------------
@@ -512,13 +552,16 @@ def user_refusal(
 ) -> Refusal | None:
     """Why this user in particular may not use the invitation, in order, or None.
 
-    Wrong account, then (for an invitation with a target address) an address not
-    yet verified, then already a member, then already used. ``member`` and
+    Wrong account, then wrong domain (an invitation limited to a domain), then
+    (for an invitation with a target address or a domain) an address not yet
+    verified, then already a member, then already used. ``member`` and
     ``redeemed`` come with the invitation (``check``); without them they are read here.
     """
     if not email_matches(invitation, user):
         return Refusal.WRONG_ACCOUNT
-    if invitation.email is not None and user.email_verified_at is None:
+    if not domain_matches(invitation, user):
+        return Refusal.WRONG_DOMAIN
+    if needs_verified_address(invitation) and user.email_verified_at is None:
         return Refusal.UNVERIFIED
     if member is None or redeemed is None:
         # One statement, so one snapshot: a use commits its membership and its
@@ -537,9 +580,15 @@ def user_refusal(
 
 
 def unverified_refusal(invitation: Invitation, user: User) -> Refusal | None:
-    """``UNVERIFIED`` when ``user`` is the target of the invitation but has not proven the
-    address yet (no query: validate asks this without the membership checks)."""
-    if invitation.email is not None and email_matches(invitation, user) and user.email_verified_at is None:
+    """``UNVERIFIED`` when ``user`` is the target of the invitation, or at its allowed
+    domain, but has not proven the address yet (no query: validate asks this without
+    the membership checks). The same judgement as ``user_refusal``'s."""
+    if (
+        needs_verified_address(invitation)
+        and email_matches(invitation, user)
+        and domain_matches(invitation, user)
+        and user.email_verified_at is None
+    ):
         return Refusal.UNVERIFIED
     return None
 
@@ -548,8 +597,9 @@ def check(code: Any, user: User | None = None) -> Invitation:
     """The invitation behind ``code`` if ``user`` (or anyone, if None) could accept it now.
 
     Raises ``InvitationRefused`` with the first reason that applies: the five
-    invitation refusals in order, then wrong account, then an unverified
-    address (targeted invitations), then already a member, then already used.
+    invitation refusals in order (paused: the invitation, or its whole company),
+    then wrong account, then wrong domain, then an unverified address (targeted
+    and domain invitations), then already a member, then already used.
     Reads only, in one statement; a GET of the invite page calls this.
     """
     if user is None:
@@ -586,12 +636,50 @@ def parse_filter(raw: Any) -> Filter:
         return Filter.ALL
 
 
-def _page_statement(which: Filter):
-    """A page of a company's invitations under one filter, newest first: built once per filter."""
+#: The longest search the list takes; anything longer is cut (no label or address is longer).
+SEARCH_MAX_LENGTH = 254
+LIKE_ESCAPE = "\\"
+
+
+def parse_search(raw: Any) -> str:
+    """The dashboard's and the API's search text (``q``): trimmed, one line, bounded; "" for none."""
+    if not isinstance(raw, str):
+        return ""
+    text = "".join(c for c in raw if c.isprintable()).strip()
+    return text[:SEARCH_MAX_LENGTH]
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern: its ``%``, ``_`` and escape character match themselves."""
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
+def search_clause():
+    """Label or target email containing ``:pattern`` (any case), or a code starting with ``:prefix``
+    (what a card shows as the short code, ``Zx81kQpLm2Vn…``)."""
+    pattern = bindparam("pattern")
+    return or_(
+        Invitation.label.ilike(pattern, escape=LIKE_ESCAPE),
+        Invitation.email.ilike(pattern, escape=LIKE_ESCAPE),
+        Invitation.code.like(bindparam("prefix"), escape=LIKE_ESCAPE),
+    )
+
+
+def search_parameters(search: str) -> dict[str, str]:
+    """The bound parameters of ``search_clause`` for what the user typed."""
+    escaped = escape_like(search)
+    return {"pattern": f"%{escaped}%", "prefix": f"{escape_like(search.removesuffix(ELLIPSIS))}%"}
+
+
+def _page_statement(which: Filter, searching: bool = False):
+    """A page of a company's invitations under one filter, newest first: built once per filter,
+    with and without the search."""
     query = select(Invitation).where(Invitation.company_id == bindparam("company_id"))
     clause = filter_clause(which, bindparam("now", type_=UTCDateTime()))
     if clause is not None:
         query = query.where(clause)
+    if searching:
+        query = query.where(search_clause())
     return (
         query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
         .limit(bindparam("limit"))
@@ -599,19 +687,19 @@ def _page_statement(which: Filter):
     )
 
 
-_PAGES = {which: _page_statement(which) for which in Filter}
+_PAGES = {(which, searching): _page_statement(which, searching) for which in Filter for searching in (False, True)}
 
 
 def list_for_company(
-    company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50
+    company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50, search: str = ""
 ) -> Page[Invitation]:
-    """A page of the company's invitations, newest first, one query."""
-    rows = list(
-        db.session.execute(
-            _PAGES[which], {"company_id": company_id, "now": utcnow(), **page_bounds(page, per_page)}
-        ).scalars()
-    )
-    return page_from(rows, page, per_page, filter=which)
+    """A page of the company's invitations, newest first, one query; ``search`` (see
+    ``parse_search``) narrows it to labels, addresses and codes that match."""
+    parameters = {"company_id": company_id, "now": utcnow(), **page_bounds(page, per_page)}
+    if search:
+        parameters.update(search_parameters(search))
+    rows = list(db.session.execute(_PAGES[which, bool(search)], parameters).scalars())
+    return page_from(rows, page, per_page, filter=which, search=search)
 
 
 def redemptions(invitation_id: int) -> list[Redemption]:
@@ -643,7 +731,7 @@ def redemptions_with_roles(invitation: Invitation) -> list[tuple[Redemption, str
     )
 
 
-def export_rows(company_id: int, which: Filter = Filter.ALL, batch: int = 500):
+def export_rows(company_id: int, which: Filter = Filter.ALL, batch: int = 500, search: str = ""):
     """Every invitation of the company in ``which``, newest first, fetched ``batch`` rows at a time.
 
     For the CSV export: the rows arrive in batches (a server-side cursor on
@@ -658,8 +746,12 @@ def export_rows(company_id: int, which: Filter = Filter.ALL, batch: int = 500):
     clause = filter_clause(which, utcnow())
     if clause is not None:
         query = query.where(clause)
+    parameters = {}
+    if search:
+        query = query.where(search_clause())
+        parameters = search_parameters(search)
     query = query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
-    result = db.session.execute(query.execution_options(yield_per=batch))
+    result = db.session.execute(query.execution_options(yield_per=batch), parameters)
     for invitation, creator_email in result:
         yield invitation, creator_email
         # Done with the row: let the identity map forget it, so memory stays flat.
@@ -669,11 +761,11 @@ def export_rows(company_id: int, which: Filter = Filter.ALL, batch: int = 500):
 def export_redemptions(company_id: int, batch: int = 500):
     """Who joined the company through which invitation and when, oldest first, in batches.
 
-    Rows of (redemption time, user name, user email, invitation code), read
-    through a server-side cursor on PostgreSQL like ``export_rows``.
+    Rows of (redemption time, user name, user email, invitation code, invitation label),
+    read through a server-side cursor on PostgreSQL like ``export_rows``.
     """
     query = (
-        select(Redemption.created_at, User.name, User.email, Invitation.code)
+        select(Redemption.created_at, User.name, User.email, Invitation.code, Invitation.label)
         .join(Invitation, Invitation.id == Redemption.invitation_id)
         .join(User, User.id == Redemption.user_id)
         .where(Invitation.company_id == company_id)
@@ -719,9 +811,22 @@ def _db_now_sqlite(element, compiler, **kw):
 # --- changes -----------------------------------------------------------------
 
 
-def creation_detail(max_uses: int, expires_in_days: int) -> str:
-    """What the audit trail says of a new invitation."""
-    return f"max uses {max_uses}, expires in {expires_in_days} days"
+def creation_detail(
+    max_uses: int,
+    expires_in_days: int,
+    role: Role = Role.MEMBER,
+    allowed_domain: str | None = None,
+    label: str | None = None,
+) -> str:
+    """What the audit trail says of a new invitation (the role, domain and label when set)."""
+    parts = [f"max uses {max_uses}", f"expires in {expires_in_days} days"]
+    if role is not Role.MEMBER:
+        parts.append(f"joins as {role.value.capitalize()}")
+    if allowed_domain:
+        parts.append(f"for @{allowed_domain} addresses")
+    if label:
+        parts.append(f"label {label}")
+    return ", ".join(parts)
 
 
 def new_code() -> str:
@@ -729,13 +834,33 @@ def new_code() -> str:
     return secrets.token_urlsafe(CODE_BYTES)
 
 
+def _role_in(user_id: int, company_id: int) -> Role | None:
+    """The user's role in the company, or None when they are not a member."""
+    role = db.session.execute(
+        select(Membership.role).where(Membership.user_id == user_id, Membership.company_id == company_id)
+    ).scalar_one_or_none()
+    return Role(role) if role is not None else None
+
+
 def _code_taken(code: str) -> bool:
     """True if an invitation already has this code."""
     return db.session.execute(select(Invitation.id).where(Invitation.code == code)).first() is not None
 
 
-def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5) -> Invitation:
-    """Store a new invitation and its audit row; a code collision retries with a new code."""
+def create(
+    company_id: int, creator: User, new: NewInvitation, creator_role: Role | None = None, attempts: int = 5
+) -> Invitation:
+    """Store a new invitation and its audit row; a code collision retries with a new code.
+
+    An invitation that grants ADMIN needs an OWNER (``check_grant``): ``GrantRefused``
+    otherwise, before anything is written. ``creator_role`` is the creator's role in the
+    company when the caller knows it; else it is read here (only for such an invitation).
+    """
+    if new.role is not Role.MEMBER:
+        actor_role = creator_role or _role_in(creator.id, company_id)
+        if actor_role is None:  # not in the company at all
+            raise GrantRefused(ADMIN_ROLE_ERROR)
+        check_grant(new.role, actor_role)
     for _ in range(attempts):
         now = utcnow()
         invitation = Invitation(
@@ -761,7 +886,7 @@ def create(company_id: int, creator: User, new: NewInvitation, attempts: int = 5
                 company_id=company_id,
                 actor_id=creator.id,
                 invitation=invitation,
-                detail=creation_detail(new.max_uses, new.expires_in_days),
+                detail=creation_detail(new.max_uses, new.expires_in_days, new.role, new.allowed_domain, new.label),
             )
             if invitation.email is not None:
                 # The invitation email is committed with the invitation, or not at all.
@@ -808,8 +933,10 @@ def _refusal_after_failed_update(
             Invitation.revoked_at.is_not(None),
             Invitation.expires_at <= db_now(),
             Invitation.used_count >= Invitation.max_uses,
-            not_(Invitation.is_active),
-        ).where(Invitation.id == invitation_id)
+            or_(not_(Invitation.is_active), Company.invitations_paused_at.is_not(None)),
+        )
+        .join(Company, Company.id == Invitation.company_id)
+        .where(Invitation.id == invitation_id)
     ).first()
     if row is None:
         return InvitationRefused(Refusal.NOT_FOUND)
@@ -967,7 +1094,7 @@ def edit(
     Refused, in this order: revoked or expired (``InvitationRefused``, the card
     as it is now); ``expected_version`` given and no longer the row's
     (``Refusal.CHANGED_MEANWHILE``); an admin making, or touching, an invitation that
-    grants ADMIN (``AdminRoleRefused``); max uses below the uses already made, or a
+    grants ADMIN (``GrantRefused``); max uses below the uses already made, or a
     domain on an invitation with a target email (``InvalidInvitation``). Max uses
     lowered to the uses made closes the invitation (fully used, like the last accept).
 
@@ -986,7 +1113,7 @@ def edit(
     if expected_version is not None and expected_version != invitation.version:
         raise InvitationRefused(Refusal.CHANGED_MEANWHILE, invitation)
     if not owner and (changes.role is Role.ADMIN or invitation.role == Role.ADMIN.value):
-        raise AdminRoleRefused()
+        raise GrantRefused()
     values = _edit_values(invitation, changes)
     if "max_uses" in values and values["max_uses"] < invitation.used_count:
         raise InvalidInvitation({"max_uses": USED_MORE_ERROR.format(used=invitation.used_count)})
@@ -1058,7 +1185,7 @@ def _edit_refusal(
     if expected_version is not None and row.version != expected_version:
         return InvitationRefused(Refusal.CHANGED_MEANWHILE, invitation)
     if not owner and row.role == Role.ADMIN.value:
-        return AdminRoleRefused()
+        return GrantRefused()
     if "max_uses" in values and row.used_count > values["max_uses"]:
         return InvalidInvitation({"max_uses": USED_MORE_ERROR.format(used=row.used_count)})
     if values.get("allowed_domain") is not None and row.email is not None:
@@ -1147,27 +1274,51 @@ class Acceptance:
 
 
 _invitations = Invitation.__table__
-# One use of an invitation: the conditional UPDATE whose row count decides,
-# judged by the database's clock at that moment. SET sees the row as it was,
-# so "+ 1" is the count after this use.
-_USE_ONE_PLACE = (
-    update(_invitations)
-    .where(
-        _invitations.c.id == bindparam("invitation_id"),
-        _invitations.c.is_active,
-        _invitations.c.revoked_at.is_(None),
-        _invitations.c.expires_at > db_now(),
-        _invitations.c.used_count < _invitations.c.max_uses,
+_companies = Company.__table__
+
+
+def _use_one_place_statement(postgresql: bool):
+    """One use of an invitation: the conditional UPDATE whose row count decides,
+    judged by the database's clock at that moment. SET sees the row as it was,
+    so "+ 1" is the count after this use. It returns the invitation's new values
+    and the role it grants, which the membership takes.
+
+    Besides the invitation's own state, it requires the user's domain (an
+    invitation limited to a domain, perhaps changed a moment ago) and a company
+    whose invitations are not all paused. On PostgreSQL the company's row is
+    read ``FOR SHARE``: "Pause all" updates that row, so it waits for the uses
+    in flight to commit, and a use that comes after it waits for it and then sees
+    it. No use commits after the pause has (SQLite: one writer at a time).
+    """
+    open_company = select(_companies.c.id).where(
+        _companies.c.id == bindparam("invitation_company_id"), _companies.c.invitations_paused_at.is_(None)
     )
-    .values(
-        used_count=_invitations.c.used_count + 1,
-        status=case(
-            (_invitations.c.used_count + 1 >= _invitations.c.max_uses, InvitationStatus.ACCEPTED.value),
-            else_=_invitations.c.status,
-        ),
+    if postgresql:
+        open_company = open_company.with_for_update(read=True).cte("open_company")
+        open_company = select(open_company.c.id)
+    return (
+        update(_invitations)
+        .where(
+            _invitations.c.id == bindparam("invitation_id"),
+            _invitations.c.is_active,
+            _invitations.c.revoked_at.is_(None),
+            _invitations.c.expires_at > db_now(),
+            _invitations.c.used_count < _invitations.c.max_uses,
+            or_(_invitations.c.allowed_domain.is_(None), _invitations.c.allowed_domain == bindparam("user_domain")),
+            _invitations.c.company_id.in_(open_company),
+        )
+        .values(
+            used_count=_invitations.c.used_count + 1,
+            status=case(
+                (_invitations.c.used_count + 1 >= _invitations.c.max_uses, InvitationStatus.ACCEPTED.value),
+                else_=_invitations.c.status,
+            ),
+        )
+        .returning(*(_invitations.c[column.key] for column in _RETURNED), _invitations.c.role)
     )
-    .returning(*(_invitations.c[column.key] for column in _RETURNED))
-)
+
+
+_USE_ONE_PLACE = _use_one_place_statement(postgresql=False)
 _INSERT_REDEMPTION = insert(Redemption.__table__)
 _INSERT_MEMBERSHIP = insert(Membership.__table__).returning(Membership.__table__.c.id)
 _INSERT_EVENT = insert(audit.AuditEvent.__table__)
@@ -1178,11 +1329,12 @@ def _accept_statement_postgresql():
 
     Data-modifying CTEs: each INSERT selects from the UPDATE's RETURNING, so
     when the UPDATE matches nothing nothing is inserted and no row comes back;
-    a UNIQUE violation fails the whole statement, and the use with it.
+    a UNIQUE violation fails the whole statement, and the use with it. The
+    membership's role is the one the updated invitation row grants.
     """
     now = bindparam("now", type_=UTCDateTime())
     user_id = bindparam("user_id")
-    used = _USE_ONE_PLACE.returning(_invitations.c.id, _invitations.c.company_id).cte("used")
+    used = _use_one_place_statement(postgresql=True).returning(_invitations.c.id, _invitations.c.company_id).cte("used")
     redemption = _INSERT_REDEMPTION.from_select(
         ["invitation_id", "user_id", "created_at"], select(used.c.id, user_id, now)
     ).cte("redemption")
@@ -1190,7 +1342,7 @@ def _accept_statement_postgresql():
         insert(Membership.__table__)
         .from_select(
             ["user_id", "company_id", "role", "created_at"],
-            select(user_id, used.c.company_id, literal(Role.MEMBER.value), now),
+            select(user_id, used.c.company_id, used.c.role, now),
         )
         .returning(Membership.__table__.c.id)
         .cte("membership")
@@ -1208,7 +1360,11 @@ def _accept_statement_postgresql():
         ),
     ).cte("event")
     return (
-        select(*(used.c[column.key] for column in _RETURNED), membership.c.id.label("membership_id"))
+        select(
+            *(used.c[column.key] for column in _RETURNED),
+            used.c.role,
+            membership.c.id.label("membership_id"),
+        )
         .select_from(used.join(membership, true()))
         .add_cte(redemption, event)
     )
@@ -1218,22 +1374,25 @@ _ACCEPT_POSTGRESQL = _accept_statement_postgresql()
 
 
 def _use_one_place(invitation: Invitation, user: User, now: datetime):
-    """Write one use: the invitation's new values and the membership's id, or None if the UPDATE
-    matched nothing. A UNIQUE violation raises ``IntegrityError``.
+    """Write one use: the invitation's new values, the role granted and the membership's id,
+    or None if the UPDATE matched nothing. A UNIQUE violation raises ``IntegrityError``.
 
     PostgreSQL does it in one statement; SQLite (no data-modifying CTEs) in four
     Core statements in one transaction, built before and sent back to back, so
     that its write lock is held for as short a time as possible.
     """
     connection = db.session.connection()
+    use = {
+        "invitation_id": invitation.id,
+        "invitation_company_id": invitation.company_id,
+        "user_domain": domain_of(normalise_email(user.email)),
+    }
     if connection.dialect.name == "postgresql":
         row = connection.execute(
-            _ACCEPT_POSTGRESQL,
-            {"invitation_id": invitation.id, "user_id": user.id, "now": now, "short_code": short_code(invitation.code)},
+            _ACCEPT_POSTGRESQL, {**use, "user_id": user.id, "now": now, "short_code": short_code(invitation.code)}
         ).first()
-        return (row[:-1], row.membership_id) if row is not None else None
+        return (row[: len(_RETURNED)], row.role, row.membership_id) if row is not None else None
     redemption = {"invitation_id": invitation.id, "user_id": user.id, "created_at": now}
-    membership = {"user_id": user.id, "company_id": invitation.company_id, "role": Role.MEMBER.value, "created_at": now}
     event = {
         "company_id": invitation.company_id,
         "actor_id": user.id,
@@ -1244,31 +1403,41 @@ def _use_one_place(invitation: Invitation, user: User, now: datetime):
         "detail": None,
         "created_at": now,
     }
-    row = connection.execute(_USE_ONE_PLACE, {"invitation_id": invitation.id}).first()
+    row = connection.execute(_USE_ONE_PLACE, use).first()
     if row is None:
         return None
+    membership = {"user_id": user.id, "company_id": invitation.company_id, "role": row.role, "created_at": now}
     connection.execute(_INSERT_REDEMPTION, redemption)
     membership_id = connection.execute(_INSERT_MEMBERSHIP, membership).scalar_one()
     connection.execute(_INSERT_EVENT, event)
-    return row, membership_id
+    return row[: len(_RETURNED)], row.role, membership_id
 
 
 def accept(code: Any, user: User) -> Acceptance:
-    """Use one place on the invitation for ``user`` and make them a MEMBER, atomically.
+    """Use one place on the invitation for ``user`` and make them what it grants (MEMBER or
+    ADMIN), atomically.
 
     The counter moves only through one conditional UPDATE, evaluated by the
-    database at that moment (active, not revoked, not expired, not full); its
-    row count decides. The redemption and the membership are inserted in the
-    same transaction, each guarded by a UNIQUE constraint, so a user who is
-    already in (or who clicks twice at once) rolls the whole thing back and
-    the use is given back. The audit row goes in the same transaction.
+    database at that moment (active, not revoked, not expired, not full, the
+    user's domain if it is limited to one, its company not paused); its row
+    count decides. The redemption and the membership (with the role the
+    updated row grants) are inserted in the same transaction, each guarded by a
+    UNIQUE constraint, so a user who is already in (or who clicks twice at
+    once) rolls the whole thing back and the use is given back. The audit row
+    goes in the same transaction.
     """
     invitation = check(code, user)
     now = utcnow()
     try:
         written = _use_one_place(invitation, user, now)
         if written is None:
-            raise _refusal_after_failed_update(invitation, otherwise=Refusal.PAUSED)
+            refused = _refusal_after_failed_update(invitation, otherwise=None)
+            if refused is None:
+                # Nothing of the invitation's own state: its domain changed meanwhile,
+                # or it was paused and started again in between.
+                reason = Refusal.PAUSED if domain_matches(invitation, user) else Refusal.WRONG_DOMAIN
+                refused = InvitationRefused(reason, invitation)
+            raise refused
         _commit_keeping_loaded()
     except IntegrityError:
         # Another request of this user won the race (or they joined meanwhile):
@@ -1276,10 +1445,10 @@ def accept(code: Any, user: User) -> Acceptance:
         db.session.rollback()
         reason = user_refusal(invitation, user) or Refusal.ALREADY_MEMBER
         raise InvitationRefused(reason, invitation) from None
-    row, membership_id = written
+    row, role, membership_id = written
     _apply(invitation, row)
     membership = Membership(
-        id=membership_id, user_id=user.id, company_id=invitation.company_id, role=Role.MEMBER.value, created_at=now
+        id=membership_id, user_id=user.id, company_id=invitation.company_id, role=role, created_at=now
     )
     return Acceptance(invitation=invitation, company=invitation.company, membership=membership)
 

@@ -21,6 +21,8 @@ class Page(Generic[T]):
     has_next: bool
     #: What the list is filtered by, when it is (the dashboard's ``Filter``).
     filter: Any = None
+    #: What the list is searched for, when it is (the dashboard's ``q``).
+    search: str = ""
 
     @property
     def has_prev(self) -> bool:

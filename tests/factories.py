@@ -34,14 +34,23 @@ def create_invitation(
     full=False,
     paused=False,
     raw_email=None,
+    role=None,
+    allowed_domain=None,
+    label=None,
 ) -> Invitation:
     """An invitation made through the domain layer, then put in the given state; detached.
 
     ``raw_email`` stores a target email exactly as given (legacy rows were not normalised).
+    ``role``, ``allowed_domain`` and ``label`` go through the domain's checks (ADMIN needs
+    an OWNER as ``creator``).
     """
     with app.app_context():
         invitation = invitations.create(
-            company.id, db.session.merge(creator), invitations.parse_new_invitation(email, max_uses, days)
+            company.id,
+            db.session.merge(creator),
+            invitations.parse_new_invitation(
+                email, max_uses, days, role=role, allowed_domain=allowed_domain, label=label
+            ),
         )
         values = {}
         if revoked:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import re
+import time
 from collections import Counter
 
 import pytest
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 
 from invites import create_app, invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Membership, Redemption, User
+from invites.models import AuditEvent, Company, Invitation, Membership, Redemption, User, utcnow
 
 from .conftest import base_config
 from .invitation_helpers import alert, invitation_row, new_invitation
@@ -233,3 +234,67 @@ def test_the_same_user_pressing_join_three_times_at_once_takes_one_use(app, make
     }
     with app.app_context():
         assert db.session.scalar(sa.select(Invitation.used_count).where(Invitation.code == code)) == 1
+
+
+def test_pause_all_committed_while_accepts_race_admits_nobody_after_it(app, make, database_url):
+    """Issue 13, "Pause all": the company's flag commits while accepts are racing.
+
+    Twelve browsers press Join together; once the first has joined, the company's
+    invitations are all paused (the column "Pause all" sets); six more press Join after.
+    Whoever joined had committed before the pause did: the count read right after the
+    pause's commit is the final one. Everyone else, the six late ones included, is told
+    it is paused; the counter, the redemptions, the memberships and the audit agree.
+    """
+    company, owner = make.company("Acme")
+    code = new_invitation(app, company, owner, max_uses=30)
+    early = [make.user().id for _ in range(12)]
+    late = [make.user().id for _ in range(6)]
+    with app.app_context():
+        db.engine.dispose()
+    start = FORK.Barrier(len(early))
+    after_pause = FORK.Event()
+    results = FORK.Queue()
+    browsers = [
+        FORK.Process(target=_browser, args=(database_url, uid, code, gate, None, None, results), daemon=True)
+        for uids, gate in ((early, start), (late, after_pause))
+        for uid in uids
+    ]
+    for browser in browsers:
+        browser.start()
+    try:
+        with app.app_context():
+            deadline = time.monotonic() + TIMEOUT
+            while not db.session.scalar(sa.select(sa.func.count()).select_from(Redemption)):
+                db.session.rollback()
+                assert time.monotonic() < deadline, "nobody joined"
+                time.sleep(0.005)
+            db.session.execute(
+                sa.update(Company).where(Company.id == company.id).values(invitations_paused_at=utcnow())
+            )
+            db.session.commit()
+            joined_before_pause = db.session.scalar(sa.select(sa.func.count()).select_from(Redemption))
+            db.session.remove()
+        after_pause.set()
+        outcomes = sorted(results.get(timeout=TIMEOUT) for _ in browsers)
+    finally:
+        for browser in browsers:
+            browser.join(timeout=10)
+            if browser.is_alive():
+                browser.kill()
+    problems = [o for o in outcomes if (o[1], o[3]) not in ((302, None), (409, PAUSED))]
+    assert not problems, f"{len(problems)} unexpected answers, the first: {problems[0]}"
+    assert {(o[1], o[3]) for o in outcomes if o[0] in late} == {(409, PAUSED)}
+    winners = {o[0] for o in outcomes if o[1] == 302}
+    assert 1 <= len(winners) == joined_before_pause <= 12
+    assert stored(app, code, company.id) == {
+        "used_count": joined_before_pause,
+        "status": "PENDING",
+        "redeemed_by": winners,
+        "new_members": winners,
+        "accept_events": joined_before_pause,
+    }
+    # Resumed: the invitation's own state (active) holds again, and it admits.
+    with app.app_context():
+        db.session.execute(sa.update(Company).where(Company.id == company.id).values(invitations_paused_at=None))
+        db.session.commit()
+        assert invitations.check(code) is not None

@@ -386,6 +386,7 @@ def test_accept_joins_as_member_and_counts_the_use(owner_client, app, make, acme
     assert response.get_json() == {
         "success": True,
         "company": {"id": company.id, "name": "Acme"},
+        "role": "MEMBER",
         "invitation": {"usedCount": 1, "maxUses": 2, "remainingUses": 1, "status": "PENDING"},
     }
     with app.app_context():

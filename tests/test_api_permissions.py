@@ -86,6 +86,8 @@ def state(app, world: World) -> dict:
 CALLS = {
     "list": lambda c, w: c.get(LIST),
     "create": lambda c, w: c.post(CREATE, json={"maxUses": 2}),
+    # Issue 13: an invitation that makes people Admins is for owners to create.
+    "create_admin": lambda c, w: c.post(CREATE, json={"role": "ADMIN"}),
     "validate": lambda c, w: c.post(VALIDATE, json={"code": w.code}),
     "accept": lambda c, w: c.post(ACCEPT, json={"code": w.code}),
     "toggle": lambda c, w: c.post(toggle_path(w.invitation_id)),
@@ -130,6 +132,13 @@ MATRIX = {
         "admin": (201, CREATED_IN_ACME),
         "owner": (201, CREATED_IN_ACME),
         "other_admin": (201, CREATED_IN_GLOBEX),
+    },
+    "create_admin": {
+        "anonymous": (401, NOTHING),
+        "member": (403, NOTHING),
+        "admin": (403, NOTHING),
+        "owner": (201, CREATED_IN_ACME),
+        "other_admin": (403, NOTHING),
     },
     "validate": {
         "anonymous": (401, NOTHING),

@@ -212,6 +212,9 @@ def test_invitations_csv_lists_the_companys_invitations_newest_first(client, app
         "expires at (UTC)",
         "revoked at (UTC)",
         "created by",
+        "label",
+        "joins as",
+        "allowed domain",
     ]
     assert [r[1] for r in table[1:]] == [f"{PUBLIC}/invite/{second.code}", f"{PUBLIC}/invite/{first.code}"]
     assert table[1][2:8] == ["PENDING", "yes", "", "2", "0", "2"]
@@ -246,7 +249,7 @@ def test_redemptions_csv_says_who_joined_through_which_invitation(client, app, m
     response = client.get("/dashboard/company/redemptions.csv")
     assert response.status_code == 200 and response.is_streamed
     table = rows(response)
-    assert table[0] == ["joined at (UTC)", "name", "email", "invitation"]
+    assert table[0] == ["joined at (UTC)", "name", "email", "invitation", "invitation label"]
     assert [r[2] for r in table[1:]] == ["ann@example.com", "bob@example.com"]
     assert table[1][1] == ann.name
     assert table[1][3] == inv.code[:12] + "…"

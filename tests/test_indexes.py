@@ -54,6 +54,16 @@ def _check_signed_in(world: World):
     return lambda: invitations.check(world.data.usable_codes[0], user)
 
 
+def _other_company() -> int:
+    """The busier tenant seeded second (1,000 of the 11,000 invitations).
+
+    Searching reads every invitation of the company (a label can match anywhere), so in the
+    first company, which holds nine in ten of the table's rows, the planner rightly reads the
+    whole table; in a company that holds a share of it, it must read that share by its index.
+    """
+    return db.session.execute(text("SELECT id FROM companies WHERE name = 'Other Co'")).scalar_one()
+
+
 def session_id(user_id: int) -> str:
     """What a session cookie carries for ``user_id``: ``<id>:<session token>``."""
     return db.session.get(User, user_id).get_id()
@@ -79,6 +89,16 @@ LOOKUPS = [
         "company_invitations",
         lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=5),
     ),
+    *[
+        Lookup(
+            f"dashboard_search_{which.value}",
+            "company_invitations",
+            (lambda which: lambda w: lambda: invitations.list_for_company(_other_company(), which, search="sales"))(
+                which
+            ),
+        )
+        for which in (Filter.ALL, Filter.PAUSED)
+    ],
     Lookup(
         "live_usage_cursor",
         "audit_events",
@@ -187,15 +207,29 @@ def accept_writes(world: World) -> list[tuple[str, object]]:
 @pytest.mark.postgresql
 def test_postgresql_accept_writes_in_one_statement_without_a_sequential_scan(world):
     ((sql, params),) = accept_writes(world)
-    with world.app.app_context():
-        cursor = db.session.connection().connection.dbapi_connection.cursor()
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        document = cursor.fetchone()[0]
-        db.session.rollback()
-        db.session.remove()
-    plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
-    nodes = list(postgresql_plan_nodes(plan))
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(plan, indent=1)
+
+    def plan_nodes(seqscan: bool) -> tuple[dict, list[dict]]:
+        with world.app.app_context():
+            cursor = db.session.connection().connection.dbapi_connection.cursor()
+            if not seqscan:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            document = cursor.fetchone()[0]
+            db.session.rollback()
+            db.session.remove()
+        plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+        return plan, list(postgresql_plan_nodes(plan))
+
+    plan, nodes = plan_nodes(seqscan=True)
+    # Whether the company paused all its invitations (issue 13) is read from ``companies``: two
+    # rows here, one page, which the planner rightly reads whole. That it can read it by its
+    # key instead is shown with sequential scans switched off: none may remain.
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n["Relation Name"] != "companies"], json.dumps(
+        plan, indent=1
+    )
+    keyed_plan, keyed = plan_nodes(seqscan=False)
+    assert not [n for n in keyed if n["Node Type"] == "Seq Scan"], json.dumps(keyed_plan, indent=1)
+    assert any(n.get("Relation Name") == "companies" for n in keyed)
     updates = [n for n in nodes if n.get("Operation") == "Update"]
     inserts = sorted(n["Relation Name"] for n in nodes if n.get("Operation") == "Insert")
     assert [n["Relation Name"] for n in updates] == ["company_invitations"]
@@ -216,6 +250,8 @@ def test_sqlite_accept_writes_by_primary_key(world):
         raw = db.session.connection().connection.dbapi_connection
         details = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
         db.session.remove()
-    assert details and all(d.startswith("SEARCH company_invitations USING INTEGER PRIMARY KEY") for d in details), (
-        details
-    )
+    # The invitation by its key, and (is the company paused? issue 13) its company by its key.
+    assert [d for d in details if d.startswith(("SEARCH", "SCAN"))] == [
+        "SEARCH company_invitations USING INTEGER PRIMARY KEY (rowid=?)",
+        "SEARCH companies USING INTEGER PRIMARY KEY (rowid=?)",
+    ], details

@@ -100,6 +100,11 @@ DOMAIN_CASES = [
         for which in Filter
     ],
     DomainCase(
+        "list_for_company_search",
+        lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ACTIVE, search="event"),
+        1,
+    ),
+    DomainCase(
         "list_for_company_page_3",
         lambda w: lambda: invitations.list_for_company(w.data.company_id, Filter.ALL, page=3),
         1,
@@ -203,6 +208,17 @@ PAGE_CASES = [
         if which is not Filter.ALL
     ],
     PageCase("dashboard_page_3", "manager", "GET", lambda w: "/dashboard/company?page=3", budget=4),
+    # Issue 13's search: the page, and the list alone that active search asks for.
+    PageCase("dashboard_search", "manager", "GET", lambda w: "/dashboard/company?q=event&filter=active", budget=4),
+    PageCase(
+        "dashboard_active_search",
+        "manager",
+        "GET",
+        lambda w: "/dashboard/company?q=event",
+        budget=4,
+        fragment=True,
+        headers={"HX-Request": "true"},
+    ),
     # The card fragment: Start on an active invitation changes nothing (issue 12): the UPDATE
     # matches nothing, one SELECT finds nothing in the way, the card is read as it is.
     PageCase(

@@ -53,6 +53,19 @@ STATUS = {
 }
 
 
+ROLE = {
+    "type": "string",
+    "enum": [role.value for role in invitations.GRANTABLE_ROLES],
+    "description": "The role people who join through the invitation get.",
+}
+ALLOWED_DOMAIN = {
+    "type": ["string", "null"],
+    "description": "Only accounts with a confirmed address at exactly this domain (acme.com: not "
+    "sales.acme.com) may accept; null: any.",
+    "examples": ["acme.com"],
+}
+
+
 def _schemas() -> dict[str, Any]:
     usage = {
         "maxUses": {"type": "integer", "minimum": invitations.MAX_USES_MIN, "maximum": invitations.MAX_USES_MAX},
@@ -97,12 +110,20 @@ def _schemas() -> dict[str, Any]:
             }
         ),
         "Usage": _object(usage),
+        "Role": ROLE,
         "Invitation": _object(
             {
                 "id": {"type": "integer"},
                 "code": {"type": "string"},
                 "url": {"type": "string", "format": "uri", "description": "The absolute shareable link."},
                 "email": {"type": ["string", "null"], "description": "Only this account may accept; null: anyone."},
+                "role": _ref("Role"),
+                "allowedDomain": ALLOWED_DOMAIN,
+                "label": {
+                    "type": ["string", "null"],
+                    "maxLength": invitations.LABEL_MAX_LENGTH,
+                    "description": "The admins' note, such as Sales team; null: none.",
+                },
                 **usage,
                 "isActive": {"type": "boolean", "description": "false: paused."},
                 "expiresAt": DATE_TIME,
@@ -140,6 +161,8 @@ def _schemas() -> dict[str, Any]:
                     "type": ["string", "null"],
                     "description": "The target address, masked (j***@example.com); null: anyone.",
                 },
+                "role": _ref("Role"),
+                "allowedDomain": ALLOWED_DOMAIN,
                 **usage,
                 "isActive": {"type": "boolean"},
                 "expiresAt": DATE_TIME,
@@ -299,6 +322,14 @@ def _paths() -> dict[str, Any]:
                         "description": "Page number from 1 (50 a page); anything else means 1.",
                         "schema": {"type": "string", "examples": ["1", "2"]},
                     },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "Search: invitations whose label or target email contains this text (any "
+                        "case; % and _ match themselves), or whose code starts with it. Combined with the filter; "
+                        f"empty: all. At most {invitations.SEARCH_MAX_LENGTH} characters are used.",
+                        "schema": {"type": "string", "examples": ["sales", "@acme.com"]},
+                    },
                 ],
                 "responses": {
                     "200": _answer(
@@ -311,6 +342,7 @@ def _paths() -> dict[str, Any]:
                                     "description": "true: pause-all is on, none of them can be used now.",
                                 },
                                 "filter": {"type": "string", "enum": [f.value for f in Filter]},
+                                "q": {"type": "string", "description": "The search used, as read; empty: none."},
                                 "page": {"type": "integer", "minimum": 1},
                                 "hasNext": {"type": "boolean"},
                                 "hasPrev": {"type": "boolean"},
@@ -327,7 +359,9 @@ def _paths() -> dict[str, Any]:
                 "tags": ["invitations"],
                 "summary": "Create an invitation in the current company",
                 "description": "OWNER and ADMIN. Every field is optional; an empty body creates a "
-                "general single-use invitation valid for 7 days.",
+                "general single-use invitation valid for 7 days that makes people Members. Only an OWNER "
+                f'may create one with role ADMIN: an ADMIN gets 403 "{invitations.ADMIN_ROLE_ERROR}" and '
+                "nothing is stored. `allowedDomain` cannot go with an `email` (400).",
                 "security": signed_in,
                 "requestBody": _body(
                     _object(
@@ -354,11 +388,35 @@ def _paths() -> dict[str, Any]:
                                 "maximum": invitations.MAX_USES_MAX,
                                 "default": invitations.MAX_USES_DEFAULT,
                             },
+                            "role": {
+                                "description": "MEMBER or ADMIN (any case). Absent, null or blank: MEMBER. "
+                                "ADMIN: OWNER only.",
+                                "type": ["string", "null"],
+                                "examples": ["MEMBER", "ADMIN"],
+                            },
+                            "allowedDomain": {
+                                "description": "A domain such as acme.com (no @), lower-cased; only confirmed "
+                                "addresses at exactly it may accept. Absent, null or blank: any. Not with `email`.",
+                                "type": ["string", "null"],
+                                "examples": ["acme.com"],
+                            },
+                            "label": {
+                                "description": f"A note of at most {invitations.LABEL_MAX_LENGTH} characters on "
+                                "one line (trimmed). Absent, null or blank: none.",
+                                "type": ["string", "null"],
+                                "examples": ["Sales team"],
+                            },
                         },
                         required=[],
                         additionalProperties=True,
                     ),
-                    {"email": "team@company.com", "expiresInDays": 7, "maxUses": 5},
+                    {
+                        "expiresInDays": 7,
+                        "maxUses": 5,
+                        "role": "MEMBER",
+                        "allowedDomain": "acme.com",
+                        "label": "Sales team",
+                    },
                     required=False,
                 ),
                 "responses": {
@@ -377,7 +435,10 @@ def _paths() -> dict[str, Any]:
                     f'{REFUSAL_STATUS[r]} "{r.value}"'
                     for r in (Refusal.NOT_FOUND, Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL, Refusal.PAUSED)
                 )
-                + ".",
+                + f' (also when the company paused all its invitations); {REFUSAL_STATUS[Refusal.UNVERIFIED]} "'
+                + Refusal.UNVERIFIED.value
+                + '" for the unconfirmed addressee of a targeted invitation, or an unconfirmed address at '
+                "its allowed domain.",
                 "security": signed_in,
                 "requestBody": _body(CODE_BODY, {"code": "abc123"}),
                 "responses": {
@@ -393,9 +454,13 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "acceptInvitation",
                 "tags": ["invitations"],
-                "summary": "Use a code: join its company as a MEMBER",
-                "description": "Any signed-in user. The refusals of validate, then "
-                f'{REFUSAL_STATUS[Refusal.WRONG_ACCOUNT]} "{Refusal.WRONG_ACCOUNT.value}" and '
+                "summary": "Use a code: join its company with the role it grants",
+                "description": "Any signed-in user; they join as the invitation's `role`. The refusals of "
+                "validate, then "
+                f'{REFUSAL_STATUS[Refusal.WRONG_ACCOUNT]} "{Refusal.WRONG_ACCOUNT.value}", '
+                f'{REFUSAL_STATUS[Refusal.WRONG_DOMAIN]} "This invitation is limited to @<domain> addresses" '
+                "(an account without a confirmed address at exactly that domain), "
+                f'{REFUSAL_STATUS[Refusal.UNVERIFIED]} "{Refusal.UNVERIFIED.value}" and '
                 f'{REFUSAL_STATUS[Refusal.ALREADY_MEMBER]} "You are already a member of <company>" or '
                 f'{REFUSAL_STATUS[Refusal.ALREADY_USED]} "{Refusal.ALREADY_USED.value}" (a member removed since). '
                 "Exactly max uses people get in, however many accept at once.",
@@ -408,6 +473,7 @@ def _paths() -> dict[str, Any]:
                             {
                                 "success": {"const": True},
                                 "company": _ref("Company"),
+                                "role": _ref("Role"),
                                 "invitation": _ref("Usage"),
                             }
                         ),
@@ -626,8 +692,10 @@ def document() -> dict[str, Any]:
                 "it sets authenticates the rest. The invitation endpoints act on the user's current "
                 "company (their first, by name, unless they switched in the web app).\n\n"
                 "Status codes: 400 a body that is not a JSON object, or field errors "
-                "`{error, fields}`; 401 not signed in; 403 a role that may not do this, an "
-                "invitation for another email address, or a cross-site browser request "
+                "`{error, fields}`; 401 not signed in; 403 a role that may not do this (an ADMIN "
+                "creating an invitation that grants ADMIN), an invitation for another email address "
+                "or limited to a domain the account's confirmed address is not at, an address not yet "
+                "confirmed, or a cross-site browser request "
                 "(`Sec-Fetch-Site: cross-site`, or an `Origin` other than this site); 404 unknown "
                 "invitation id or code, including another company's; 409 the invitation's state "
                 "(revoked, expired, fully used, paused) or the user (already a member) forbids it; "

@@ -111,8 +111,8 @@ def invalid_invitation(exc: InvalidInvitation):
     return jsonify(error=FIELDS_INVALID, fields=field_errors(exc.errors)), 400
 
 
-@bp.errorhandler(invitations.AdminRoleRefused)
-def admin_role_refused(exc: invitations.AdminRoleRefused):
+@bp.errorhandler(invitations.GrantRefused)
+def grant_refused(exc: invitations.GrantRefused):
     """An admin asked for an invitation that grants ADMIN: 403, with the field that says why."""
     return jsonify(error=invitations.ADMIN_ROLE_ERROR, fields=field_errors(exc.errors)), 403
 
@@ -187,16 +187,18 @@ def logout():
 @bp.get("/companies/invitations")
 @manager_required
 def list_invitations():
-    """The current company's invitations, newest first, with the dashboard's filter and pages."""
+    """The current company's invitations, newest first, with the dashboard's filter, search and pages."""
     which = invitations.parse_filter(request.args.get("filter"))
     page = parse_page(request.args.get("page"))
+    search = invitations.parse_search(request.args.get("q"))
     result = invitations.list_for_company(
-        current_membership().company_id, which, page, current_app.config["INVITATIONS_PER_PAGE"]
+        current_membership().company_id, which, page, current_app.config["INVITATIONS_PER_PAGE"], search=search
     )
     return jsonify(
         invitations=[invitation_json(i) for i in result.items],
         invitationsPaused=current_membership().company.invitations_paused_at is not None,
         filter=result.filter.value,
+        q=result.search,
         page=result.page,
         hasNext=result.has_next,
         hasPrev=result.has_prev,
@@ -207,11 +209,16 @@ def list_invitations():
 @limits.invitation_creation
 @manager_required
 def create_invitation():
-    """Create an invitation for the current company: ``{email?, expiresInDays?, maxUses?}``."""
+    """Create an invitation for the current company:
+    ``{email?, expiresInDays?, maxUses?, role?, allowedDomain?, label?}``.
+
+    Only an OWNER may create one that grants ADMIN: 403 for an ADMIN, nothing stored.
+    """
     form = CreateInvitationForm.from_json(json_object())
     if not form.validate():
         raise ApiError(400, FIELDS_INVALID, form.json_errors())
-    invitation = invitations.create(current_membership().company_id, current_user, form.new_invitation)
+    membership = current_membership()
+    invitation = invitations.create(membership.company_id, current_user, form.new_invitation, membership.role_enum)
     return jsonify(invitation=invitation_json(invitation)), 201
 
 
@@ -235,12 +242,13 @@ def validate_invitation():
 @limits.code_guessing
 @login_required
 def accept_invitation():
-    """Use one place on ``{code}`` and join its company as a MEMBER."""
+    """Use one place on ``{code}`` and join its company with the role it grants (MEMBER or ADMIN)."""
     code = invitation_code(json_object())
     result = invitations.accept(code, current_user._get_current_object())
     return jsonify(
         success=True,
         company=company_json(result.company),
+        role=result.membership.role,
         invitation=usage_json(result.invitation),
     )
 

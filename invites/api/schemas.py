@@ -134,6 +134,9 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
         "code": invitation.code,
         "url": invite_url(invitation.code),
         "email": invitation.email,
+        "role": invitation.role,
+        "allowedDomain": invitation.allowed_domain,
+        "label": invitation.label,
         **usage_json(invitation),
         "isActive": invitation.is_active,
         "expiresAt": timestamp(invitation.expires_at),
@@ -171,6 +174,8 @@ def invitation_preview_json(invitation: Invitation) -> dict[str, Any]:
     return {
         "code": invitation.code,
         "email": invitations.mask_email(invitation.email) if invitation.email else None,
+        "role": invitation.role,
+        "allowedDomain": invitation.allowed_domain,
         **usage_json(invitation),
         "isActive": invitation.is_active,
         "expiresAt": timestamp(invitation.expires_at),

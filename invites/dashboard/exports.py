@@ -139,18 +139,22 @@ INVITATION_COLUMNS = [
     "expires at (UTC)",
     "revoked at (UTC)",
     "created by",
+    "label",
+    "joins as",
+    "allowed domain",
 ]
 
 
 @bp.get("/company/invitations.csv")
 @manager_required
 def invitations_csv():
-    """The company's invitations in the list's current filter, as a streamed CSV file."""
+    """The company's invitations in the list's current filter and search, as a streamed CSV file."""
     company_id = current_membership().company_id
     which = invitations.parse_filter(request.args.get("filter"))
+    search = invitations.parse_search(request.args.get("q"))
 
     def rows():
-        for inv, creator_email in invitations.export_rows(company_id, which):
+        for inv, creator_email in invitations.export_rows(company_id, which, search=search):
             state = invitations.state(inv)
             yield [
                 short_code(inv.code),
@@ -165,13 +169,16 @@ def invitations_csv():
                 utc_cell(inv.expires_at),
                 utc_cell(inv.revoked_at),
                 creator_email,
+                inv.label,
+                inv.role,
+                inv.allowed_domain,
             ]
 
     suffix = "" if which is invitations.Filter.ALL else f"-{which.value}"
     return _csv_response(f"invitations{suffix}.csv", stream_csv(INVITATION_COLUMNS, rows()))
 
 
-REDEMPTION_COLUMNS = ["joined at (UTC)", "name", "email", "invitation"]
+REDEMPTION_COLUMNS = ["joined at (UTC)", "name", "email", "invitation", "invitation label"]
 
 
 @bp.get("/company/redemptions.csv")
@@ -181,7 +188,7 @@ def redemptions_csv():
     company_id = current_membership().company_id
 
     def rows():
-        for joined_at, name, email, code in invitations.export_redemptions(company_id):
-            yield [utc_cell(joined_at), name, email, short_code(code)]
+        for joined_at, name, email, code, label in invitations.export_redemptions(company_id):
+            yield [utc_cell(joined_at), name, email, short_code(code), label]
 
     return _csv_response("redemptions.csv", stream_csv(REDEMPTION_COLUMNS, rows()))

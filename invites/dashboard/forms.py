@@ -71,6 +71,19 @@ def target_email(form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
+def domain_check(checker):
+    """A field validator from one of the domain's checks (``check_role``, ``check_domain``,
+    ``check_label``): the field holds the clean value, or gets the domain's message."""
+
+    def validate(form, field) -> None:
+        try:
+            field.data = checker(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return validate
+
+
 def whole_number(
     label: str, minimum: int, maximum: int, message: str, *, allow_blank: bool = False, **kwargs
 ) -> WholeNumberField:
@@ -90,8 +103,42 @@ def whole_number(
     )
 
 
+def role_field(*validators, **kwargs) -> SelectField:
+    """What joining makes people (Member or Admin); ``check_role`` judges the value (any
+    case, with the domain's message), not the choices."""
+    return SelectField(
+        "Joins as",
+        choices=[SelectChoice(role.value, role.value.title()) for role in invitations.GRANTABLE_ROLES],
+        validate_choice=False,
+        validators=[*validators, domain_check(invitations.check_role)],
+        description="Only an owner can invite Admins",
+        **kwargs,
+    )
+
+
+def allowed_domain_field() -> StringField:
+    """Only verified addresses at exactly this domain may join (``check_domain``)."""
+    return StringField(
+        "Allowed Email Domain (Optional)",
+        validators=[domain_check(invitations.check_domain)],
+        description="Only verified addresses at exactly this domain may join, e.g. acme.com",
+        render_kw={"placeholder": "acme.com", "autocomplete": "off", "maxlength": invitations.DOMAIN_MAX_LENGTH},
+    )
+
+
+def label_field() -> StringField:
+    """An admin's note on the invitation (``check_label``)."""
+    return StringField(
+        "Label (Optional)",
+        validators=[domain_check(invitations.check_label)],
+        description=f"A note for your team, such as Sales team (at most {invitations.LABEL_MAX_LENGTH} characters)",
+        render_kw={"autocomplete": "off", "maxlength": invitations.LABEL_MAX_LENGTH},
+    )
+
+
 class CreateInvitationForm(FlaskForm):
-    """Email Address (optional), Maximum Uses and Expires In (Days), as in seed 003."""
+    """Email Address (optional), Maximum Uses and Expires In (Days), as in seed 003; the role
+    it grants, an allowed email domain and a label (issue 13)."""
 
     email = EmailField(
         "Email Address (Optional)",
@@ -120,8 +167,19 @@ class CreateInvitationForm(FlaskForm):
         description=f"Default: {invitations.EXPIRES_DEFAULT}, Max: {invitations.EXPIRES_MAX}",
     )
 
+    role = role_field(default=invitations.Role.MEMBER.value)
+    allowed_domain = allowed_domain_field()
+    label = label_field()
+
     #: The API's names for the fields (it speaks camelCase).
-    JSON_NAMES = {"email": "email", "max_uses": "maxUses", "expires_in_days": "expiresInDays"}
+    JSON_NAMES = {
+        "email": "email",
+        "max_uses": "maxUses",
+        "expires_in_days": "expiresInDays",
+        "role": "role",
+        "allowed_domain": "allowedDomain",
+        "label": "label",
+    }
 
     new_invitation: invitations.NewInvitation | None = None
 
@@ -136,6 +194,9 @@ class CreateInvitationForm(FlaskForm):
             "email": "",
             "max_uses": invitations.MAX_USES_DEFAULT,
             "expires_in_days": invitations.EXPIRES_DEFAULT,
+            "role": invitations.Role.MEMBER.value,
+            "allowed_domain": "",
+            "label": "",
         }
         pairs = []
         for name, json_name in cls.JSON_NAMES.items():
@@ -153,7 +214,12 @@ class CreateInvitationForm(FlaskForm):
             return False
         try:
             self.new_invitation = invitations.parse_new_invitation(
-                self.email.data, self.max_uses.data, self.expires_in_days.data
+                self.email.data,
+                self.max_uses.data,
+                self.expires_in_days.data,
+                role=self.role.data,
+                allowed_domain=self.allowed_domain.data,
+                label=self.label.data,
             )
         except invitations.InvalidInvitation as exc:
             for name, message in exc.errors.items():
@@ -196,18 +262,6 @@ class ResendForm(FlaskForm):
 # --- editing an invitation -----------------------------------------------------------
 
 
-def _domain_check(checker):
-    """A field validator from one of the domain's checkers: the cleaned value, or its message."""
-
-    def validate(form, field) -> None:
-        try:
-            field.data = checker(field.data)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
-
-    return validate
-
-
 STALE_FORM = "The version must be the whole number the invitation had when you read it: reload and try again."
 
 
@@ -236,24 +290,9 @@ class EditInvitationForm(FlaskForm):
         allow_blank=True,
         description="Leave empty to keep the current expiry",
     )
-    role = SelectField(
-        "Joins as",
-        choices=[SelectChoice(role.value, role.value.title()) for role in invitations.GRANTABLE_ROLES],
-        validate_choice=False,
-        validators=[Optional(), _domain_check(invitations.check_role)],
-    )
-    allowed_domain = StringField(
-        "Allowed Email Domain (Optional)",
-        validators=[_domain_check(invitations.check_domain)],
-        description="Only verified addresses at this domain may join, e.g. acme.com",
-        render_kw={"placeholder": "acme.com", "autocomplete": "off", "maxlength": invitations.DOMAIN_MAX_LENGTH},
-    )
-    label = StringField(
-        "Label (Optional)",
-        validators=[_domain_check(invitations.check_label)],
-        description=f"A note for your team, up to {invitations.LABEL_MAX_LENGTH} characters",
-        render_kw={"autocomplete": "off", "maxlength": invitations.LABEL_MAX_LENGTH},
-    )
+    role = role_field(Optional())
+    allowed_domain = allowed_domain_field()
+    label = label_field()
     version = WholeNumberField(
         validators=[Optional(), NumberRange(1, 2**31 - 1, STALE_FORM)],
         message=STALE_FORM,

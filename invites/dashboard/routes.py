@@ -101,23 +101,24 @@ def _return_to() -> str:
     return home
 
 
-def _view_of(path: str) -> tuple[invitations.Filter, int]:
-    """The filter and page number of a dashboard URL."""
+def _view_of(path: str) -> tuple[invitations.Filter, int, str]:
+    """The filter, page number and search of a dashboard URL."""
     query = parse_qs(urlsplit(path).query)
     return (
         invitations.parse_filter(query.get("filter", [None])[0]),
         parse_page(query.get("page", [None])[0]),
+        invitations.parse_search(query.get("q", [None])[0]),
     )
 
 
-def _list_context(which: invitations.Filter, page: int) -> dict:
+def _list_context(which: invitations.Filter, page: int, search: str = "") -> dict:
     """The list part of the dashboard: one page of cards, the filters, the live-usage cursor."""
     company_id = current_membership().company_id
     return {
         "membership": current_membership(),
         "paused_at": current_membership().company.invitations_paused_at,
         "page": invitations.list_for_company(
-            company_id, which, page, per_page=current_app.config["INVITATIONS_PER_PAGE"]
+            company_id, which, page, per_page=current_app.config["INVITATIONS_PER_PAGE"], search=search
         ),
         "filters": list(invitations.Filter),
         "cursor": audit.latest_id(company_id),
@@ -160,10 +161,20 @@ def home():
 @bp.get("/company")
 @manager_required
 def company():
-    """The current company's invitations: the create form and one filtered page of cards."""
+    """The current company's invitations: the create form and one filtered, searched page of cards.
+
+    The search box's active search (htmx) gets the list alone; a plain GET of the
+    same URL (its form without JavaScript, a reload, a shared link) the page.
+    """
     which = invitations.parse_filter(request.args.get("filter"))
     page = parse_page(request.args.get("page"))
-    return render_template("dashboard/index.html", form=CreateInvitationForm(), **_list_context(which, page))
+    search = invitations.parse_search(request.args.get("q"))
+    return render_page_or_fragment(
+        "dashboard/index.html",
+        block="invitation_results",
+        form=CreateInvitationForm(),
+        **_list_context(which, page, search),
+    )
 
 
 @bp.post("/company/invitations")
@@ -178,7 +189,17 @@ def create():
     (out of band); a plain POST is redirected to the list with a flash.
     """
     form = CreateInvitationForm()
-    if not form.validate_on_submit():
+    membership = current_membership()
+    invitation = None
+    if form.validate_on_submit():
+        try:
+            invitation = invitations.create(
+                membership.company_id, current_user, form.new_invitation, creator_role=membership.role_enum
+            )
+        except invitations.GrantRefused as refused:
+            # An admin asking for an Admin invitation: the role field's error, like any other.
+            form[refused.field].errors = [*form[refused.field].errors, refused.message]
+    if invitation is None:
         response = render_page_or_fragment(
             "dashboard/index.html",
             block="create_form",
@@ -188,15 +209,14 @@ def create():
         )
         return trigger(response, "announce", "The invitation was not created. Check the form.")
 
-    invitation = invitations.create(current_membership().company_id, current_user, form.new_invitation)
     message = f"Invitation {short_code(invitation.code)} created."
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for(".company"))
-    which, page = _view_of(_return_to())
-    shown = which.shows_new and page == 1
+    which, page, search = _view_of(_return_to())
+    shown = which.shows_new and page == 1 and not search
     if not shown:
-        message += " Show all invitations to see it."
+        message += " Clear the search to see it." if search else " Show all invitations to see it."
     response = render_page_or_fragment(
         "dashboard/index.html",
         block="create_form",
@@ -483,8 +503,9 @@ def _pause_all_answer(result: invitations.PauseAll):
     if not is_htmx():
         flash(message, "success")
         return redirect(_return_to())
-    which, page = _view_of(_return_to())
-    response = render_page_or_fragment("dashboard/index.html", block="invitation_list", **_list_context(which, page))
+    response = render_page_or_fragment(
+        "dashboard/index.html", block="invitation_list", **_list_context(*_view_of(_return_to()))
+    )
     return trigger(response, "announce", message)
 
 
