@@ -266,9 +266,10 @@ def test_an_admin_invitation_removes_its_admins_only_when_an_owner_asks(app, mak
             company.id, db.session.get(User, owner.id), invitations.parse_new_invitation(None, 3, 7, role="ADMIN")
         )
         code, invitation_id = invitation.code, invitation.id
-    join(app, make, code, "Mia")
-    ada = join(app, make, code, "Ada")
-    set_role(app, company.id, ada, Role.ADMIN)  # what an Admin invitation grants
+    mia = join(app, make, code, "Mia")
+    join(app, make, code, "Ada")
+    assert roles(app, company.id)["Ada"] == "ADMIN"  # what an Admin invitation grants
+    set_role(app, company.id, mia, Role.MEMBER)  # made a Member since: an admin may remove her
     actor = owner.id if actor_role is Role.OWNER else admin.id
     with app.app_context():
         result = invitations.remove_members(
