@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
-from . import audit, outbox, tokens
+from . import audit, outbox, previews, tokens
 from .accounts import has_control_characters, is_reserved_domain, normalise_email, valid_email
 from .extensions import db
 from .masking import short_code
@@ -447,10 +447,13 @@ def check(code: Any, user: User | None = None) -> Invitation:
     Raises ``InvitationRefused`` with the first reason that applies: the five
     invitation refusals in order, then wrong account, then an unverified
     address (targeted invitations), then already a member, then already used.
-    Reads only, in one statement; a GET of the invite page calls this.
+    Reads only, in one statement; a GET of the invite page calls this. Without a
+    user the invitation is a read-only ``previews.InvitationPreview``; with one, the
+    ORM entity that ``accept`` goes on to change.
     """
     if user is None:
-        invitation, member, redeemed = find_by_code(code), None, None
+        # Anonymous reads (the invite page, validate): a read-only snapshot, no ORM (``previews``).
+        invitation, member, redeemed = (previews.by_code(code) if well_formed_code(code) else None), None, None
     else:
         invitation, member, redeemed = _find_for_user(code, user)
     reason = refusal(invitation)
