@@ -763,7 +763,9 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
     for the state it is already in (a second tab, a double click) changes
     nothing: no audit row, so no other dashboard is sent the card again.
     """
-    row = db.session.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
+    # On the Session's connection: a plain UPDATE … RETURNING, without the ORM's bulk-update
+    # machinery (the identity map is not synchronised anyway; _apply sets what came back).
+    row = db.session.connection().execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
     if row is None:
         refused = _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL), otherwise=None
