@@ -42,7 +42,8 @@ class UrlPattern:
 
     def __call__(self, value: int | str) -> str:
         text = str(value)
-        if not _UNRESERVED.fullmatch(text):
+        # An id (the cards' links) never needs quoting; a code or other text is checked.
+        if type(value) is not int and not _UNRESERVED.fullmatch(text):
             text = quote(text, safe=_PATH_SAFE)
         return f"{self.before}{text}{self.after}"
 
