@@ -21,6 +21,7 @@ from . import (
     formatting,
     invite_links,
     limits,
+    links,
     operations,
     security,
 )
@@ -101,6 +102,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["url_for"] = links.fixed_url_for
     app.context_processor(lambda: {"current_membership": current_membership})
     app.add_template_filter(audit.action_label)
     # The one way screens shorten a code (the card, the activity page, labels).

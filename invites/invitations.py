@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 
-from . import audit, outbox, tokens
+from . import audit, outbox, previews, tokens
 from .accounts import end_sessions, has_control_characters, is_reserved_domain, normalise_email, valid_email
 from .extensions import db
 from .masking import ELLIPSIS, short_code
@@ -600,10 +600,13 @@ def check(code: Any, user: User | None = None) -> Invitation:
     invitation refusals in order (paused: the invitation, or its whole company),
     then wrong account, then wrong domain, then an unverified address (targeted
     and domain invitations), then already a member, then already used.
-    Reads only, in one statement; a GET of the invite page calls this.
+    Reads only, in one statement; a GET of the invite page calls this. Without a
+    user the invitation is a read-only ``previews.InvitationPreview``; with one, the
+    ORM entity that ``accept`` goes on to change.
     """
     if user is None:
-        invitation, member, redeemed = find_by_code(code), None, None
+        # Anonymous reads (the invite page, validate): a read-only snapshot, no ORM (``previews``).
+        invitation, member, redeemed = (previews.by_code(code) if well_formed_code(code) else None), None, None
     else:
         invitation, member, redeemed = _find_for_user(code, user)
     reason = refusal(invitation)
@@ -1007,7 +1010,9 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
     for the state it is already in (a second tab, a double click) changes
     nothing: no audit row, so no other dashboard is sent the card again.
     """
-    row = db.session.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
+    # On the Session's connection: a plain UPDATE … RETURNING, without the ORM's bulk-update
+    # machinery (the identity map is not synchronised anyway; _apply sets what came back).
+    row = db.session.connection().execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
     if row is None:
         refused = _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL), otherwise=None

@@ -9,9 +9,10 @@ wherever the forger likes.
 ``url_for`` asks the routing map to build each URL, a few microseconds a call.
 A page of 50 invitation cards asked for about 170 links (Pause/Start, Revoke,
 Who used it, the invite link), 1.3 ms of its rendering (docs/performance.md).
-``url_pattern`` builds each kind of link once per request and fills in the
-varying part per row, so the route table stays the only place that knows the
-shape of a URL.
+``url_pattern`` builds each kind of link once and fills in the varying part
+per row, so the route table stays the only place that knows the shape of a URL.
+``fixed_url_for``, templates' ``url_for``, keeps the links that take no value
+(the navigation, static files with their fingerprint) once built.
 """
 
 from __future__ import annotations
@@ -41,20 +42,29 @@ class UrlPattern:
 
     def __call__(self, value: int | str) -> str:
         text = str(value)
-        if not _UNRESERVED.fullmatch(text):
+        # An id (the cards' links) never needs quoting; a code or other text is checked.
+        if type(value) is not int and not _UNRESERVED.fullmatch(text):
             text = quote(text, safe=_PATH_SAFE)
         return f"{self.before}{text}{self.after}"
 
 
 def url_pattern(endpoint: str, name: str, **values) -> UrlPattern:
-    """``url_for(endpoint, name=…, **values)`` as a pattern, built once per request.
+    """``url_for(endpoint, name=…, **values)`` as a pattern, built once per request
+    (``_external``: it holds the request's host) or once per process and script root.
 
     For routes whose ``name`` is an ``int`` or a plain string segment (the
     default converter); ``values`` are the parts that stay the same (``_external``).
     """
     key = (endpoint, name, tuple(sorted(values.items())))
-    # Kept in the WSGI environ: one request's host and script root, never another's.
-    cache = request.environ.setdefault("invites.url_patterns", {}) if has_request_context() else {}
+    if not has_request_context():
+        cache = {}
+    elif values.get("_external"):
+        # Kept in the WSGI environ: one request's host and scheme, never another's.
+        cache = request.environ.setdefault("invites.url_patterns", {})
+    else:
+        # A path depends on the route table and the script root only: kept for the process.
+        cache = current_app.extensions.setdefault("invites.url_patterns", {})
+        key = (request.script_root, *key)
     pattern = cache.get(key)
     if pattern is None:
         url = url_for(endpoint, **{name: _MARKER}, **values)
@@ -119,3 +129,24 @@ def invite_url_pattern() -> UrlPattern:
 def invite_url(code: str) -> str:
     """The shareable link for ``code``, on ``public_base()``."""
     return invite_url_pattern()(code)
+
+
+def fixed_url_for(endpoint: str, **values) -> str:
+    """Templates' ``url_for``: the same URL, kept for the process when it cannot vary.
+
+    A link without values (``url_for('dashboard.home')``) or to a static file
+    (``url_for('static', filename=…)``, fingerprinted by ``security``) is the same
+    path on every request with the same script root; every page built the same
+    dozen again (base.html), a few microseconds each. Anything else (values, a
+    relative endpoint, ``_external``) goes to ``url_for`` as before. In debug
+    mode static files are not kept: their fingerprint follows the file.
+    """
+    static = endpoint == "static" and values.keys() == {"filename"} and not current_app.debug
+    if (values and not static) or endpoint.startswith(".") or not has_request_context():
+        return url_for(endpoint, **values)
+    cache = current_app.extensions.setdefault("invites.fixed_urls", {})
+    key = (request.script_root, endpoint, values.get("filename"))
+    url = cache.get(key)
+    if url is None:
+        url = cache[key] = url_for(endpoint, **values)
+    return url

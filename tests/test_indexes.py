@@ -71,6 +71,8 @@ def session_id(user_id: int) -> str:
 
 LOOKUPS = [
     Lookup("code", "company_invitations", lambda w: lambda: invitations.find_by_code(w.data.usable_codes[0])),
+    # The anonymous check's Core snapshot (invites/previews.py): the same joins, another statement.
+    Lookup("code_preview", "company_invitations", lambda w: lambda: invitations.check(w.data.usable_codes[0])),
     *[
         Lookup(f"code_signed_in_{table}", table, _check_signed_in)
         for table in ("company_invitations", "memberships", "invitation_redemptions")

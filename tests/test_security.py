@@ -14,6 +14,7 @@ from invites.extensions import db
 from invites.models import Role
 
 from .conftest import PASSWORD, base_config
+from .factories import create_invitation, invitation_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -252,3 +253,33 @@ def test_nav_links_to_activity_only_for_managers(client, make, auth):
     auth.logout()
     auth.login("mia@example.com")
     assert b'href="/company/activity"' not in client.get("/company/members").data
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [("active", {"active": "0"}), ("revoke", {"confirm": "yes"})],
+    ids=["pause", "revoke"],
+)
+def test_card_buttons_need_the_csrf_token_checked_before_the_view(csrf_app, make, path, data):
+    """The card forms carry no CSRF field of their own: CSRFProtect checks the token once, for every POST."""
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    invitation = create_invitation(csrf_app, company, owner, max_uses=5)
+    client = HttpsClient(csrf_app)
+    client.post(
+        "/login",
+        data={"csrf_token": token_from(client), "email": "boss@example.com", "password": PASSWORD},
+        headers={"Referer": "https://invites.example/login"},
+    )
+    url = f"/dashboard/company/invitations/{invitation.id}/{path}"
+    same_site = {"Referer": "https://invites.example/dashboard/company", "HX-Request": "true"}
+    refused = client.post(url, data=data, headers=same_site)
+    assert refused.status_code == 400
+    assert invitation_row(csrf_app, invitation.code)["is_active"] is True
+    assert invitation_row(csrf_app, invitation.code)["revoked_at"] is None
+
+    page = client.get("/dashboard/company").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    done = client.post(url, data={**data, "csrf_token": token}, headers=same_site)
+    assert done.status_code == 200 and f'id="invitation-{invitation.id}"' in done.get_data(as_text=True)
+    changed = invitation_row(csrf_app, invitation.code)
+    assert changed["is_active"] is False if path == "active" else changed["revoked_at"] is not None

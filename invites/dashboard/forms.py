@@ -228,7 +228,20 @@ class CreateInvitationForm(FlaskForm):
         return True
 
 
-class ToggleForm(FlaskForm):
+class CardActionForm(FlaskForm):
+    """A card's button (Pause/Start, Revoke, Resend): its CSRF token is checked once, before the view.
+
+    ``CSRFProtect`` (``csrf.init_app``) refuses every POST to the dashboard whose token
+    is missing or wrong before any view runs; the form's own ``csrf_token`` field would
+    check the same token against the same session a second time (an HMAC and a signed
+    load per click, docs/performance.md).
+    """
+
+    class Meta:
+        csrf = False
+
+
+class ToggleForm(CardActionForm):
     """Pause (``active=0``) or start (``active=1``): the wanted state, not a flip.
 
     Sending the wanted state makes a double click, or two admins clicking at
@@ -239,7 +252,7 @@ class ToggleForm(FlaskForm):
     next = HiddenField()
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(CardActionForm):
     """Revoke: ``confirm`` is set once the admin has confirmed (dialog or page)."""
 
     confirm = HiddenField()
@@ -253,8 +266,8 @@ class RemoveMembersForm(FlaskForm):
     next = HiddenField()
 
 
-class ResendForm(FlaskForm):
-    """Resend email: CSRF only."""
+class ResendForm(CardActionForm):
+    """Resend email: no input of its own (CSRF is checked before the view)."""
 
     next = HiddenField()
 

@@ -1,0 +1,77 @@
+"""An invitation as someone holding its code sees it: a read-only snapshot, by code, in one Core row.
+
+The invite page (anonymous) and the API's validate only read the invitation,
+its company and who created it. Loading them as ORM entities (the Session, the
+identity map, a row processor per joined relationship) cost more than the rest
+of a validate (docs/performance.md). ``by_code`` reads the same LEFT OUTER JOINs
+as ``invitations.find_by_code`` with Core and gives plain objects with the same
+attribute names: every column of the invitation and of its company, and the
+creator's id, name and email. Nothing here can be changed or saved; whatever
+changes an invitation loads it through the ORM (``find_by_code``, ``check``
+with a user, ``get_for_company``).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from .extensions import db
+from .models import Company, Invitation, User
+
+#: The creator's columns a preview carries (never the password hash or tokens).
+CREATOR_COLUMNS = ("id", "name", "email")
+
+
+class InvitationPreview(SimpleNamespace):
+    """The invitation's columns as attributes, plus ``company`` and ``creator`` (read-only snapshots)."""
+
+
+def _attributes(model) -> list[tuple[str, Any]]:
+    """(attribute name, column) of every mapped column of ``model``, in table order."""
+    return [(attr.key, attr.columns[0]) for attr in model.__mapper__.column_attrs]
+
+
+_INVITATION = _attributes(Invitation)
+_COMPANY = _attributes(Company)
+_CREATOR = [(name, User.__table__.c[name]) for name in CREATOR_COLUMNS]
+_invitations, _companies, _users = Invitation.__table__, Company.__table__, User.__table__
+
+#: Built once, with a bound parameter: its cache key is worked out once per process.
+BY_CODE = (
+    select(
+        *(column for _, column in _INVITATION),
+        *(column.label(f"company_{key}") for key, column in _COMPANY),
+        *(column.label(f"creator_{key}") for key, column in _CREATOR),
+    )
+    .select_from(_invitations)
+    .outerjoin(_companies, _companies.c.id == _invitations.c.company_id)
+    .outerjoin(_users, _users.c.id == _invitations.c.created_by)
+    .where(_invitations.c.code == bindparam("code"))
+)
+
+_INVITATION_KEYS = tuple(key for key, _ in _INVITATION)
+_COMPANY_KEYS = tuple(key for key, _ in _COMPANY)
+_CREATOR_KEYS = tuple(key for key, _ in _CREATOR)
+_COMPANY_END = len(_INVITATION_KEYS) + len(_COMPANY_KEYS)
+_COMPANY_ID, _CREATOR_ID = _COMPANY_KEYS.index("id"), _CREATOR_KEYS.index("id")
+
+
+def by_code(code: str) -> InvitationPreview | None:
+    """The invitation with this (well-formed) code, with its company and creator, or None. One statement."""
+    row = db.session.connection().execute(BY_CODE, {"code": code}).first()
+    if row is None:
+        return None
+    values = tuple(row)
+    preview = InvitationPreview(**dict(zip(_INVITATION_KEYS, values[: len(_INVITATION_KEYS)], strict=True)))
+    company = values[len(_INVITATION_KEYS) : _COMPANY_END]
+    creator = values[_COMPANY_END:]
+    preview.company = (
+        SimpleNamespace(**dict(zip(_COMPANY_KEYS, company, strict=True))) if company[_COMPANY_ID] is not None else None
+    )
+    preview.creator = (
+        SimpleNamespace(**dict(zip(_CREATOR_KEYS, creator, strict=True))) if creator[_CREATOR_ID] is not None else None
+    )
+    return preview
