@@ -677,7 +677,7 @@ def test_the_description_is_public_and_names_the_status_codes(client):
     }
     assert {"200", "201", "400", "401", "403", "404", "409", "413", "415"} <= statuses
     toggle = document["paths"]["/api/companies/invitations/{invitation_id}/toggle"]["post"]
-    assert set(toggle["responses"]) == {"200", "401", "403", "404", "409"}
+    assert set(toggle["responses"]) == {"200", "401", "403", "404", "409", "503"}
 
 
 def test_the_rate_limited_operations_describe_their_429(client):
@@ -696,3 +696,17 @@ def test_the_rate_limited_operations_describe_their_429(client):
     assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert "429" in document["info"]["description"]
+
+
+def test_every_operation_that_reads_the_database_describes_its_503(client):
+    """A silent database answers 503 with Retry-After (test_hardening); the description says so."""
+    document = client.get("/api/openapi.json").get_json()
+    unavailable = document["components"]["responses"]["Unavailable"]
+    assert unavailable["content"]["application/json"]["example"] == {"error": "The service is temporarily unavailable"}
+    assert "Retry-After" in unavailable["headers"]
+    operations = {
+        (path, method): operation["responses"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert {key for key, responses in operations.items() if "503" not in responses} == {("/api/openapi.json", "get")}

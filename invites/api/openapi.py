@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 
 from .. import accounts, invitations, limits
+from ..errors import MESSAGES, UNAVAILABLE_RETRY_AFTER
 from ..invitations import Filter, Refusal, State
 from ..web import REFUSAL_STATUS
 from .schemas import BODY_NOT_JSON, FIELDS_INVALID
@@ -198,6 +199,20 @@ def _responses() -> dict[str, Any]:
         ),
         "TooLarge": _answer("The body is larger than 16 KiB.", error, {"error": "The request is too large."}),
         "UnsupportedMediaType": _answer("The body is not JSON.", error, {"error": BODY_NOT_JSON}),
+        "Unavailable": {
+            **_answer(
+                "The database did not answer in time (connect or statement timeout, lock wait). "
+                "Nothing was changed; try again after `Retry-After` seconds.",
+                error,
+                {"error": MESSAGES[503]},
+            ),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer", "minimum": 1, "examples": [UNAVAILABLE_RETRY_AFTER]},
+                }
+            },
+        },
         "TooManyRequests": {
             **_answer(
                 "Rate limited: too many failed log-ins, unknown invitation codes, or invitations "
@@ -229,8 +244,19 @@ def _use(*names: str) -> dict[str, Any]:
         "TooLarge": "413",
         "UnsupportedMediaType": "415",
         "TooManyRequests": "429",
+        "Unavailable": "503",
     }
     return {codes[name]: {"$ref": RESPONSES + name} for name in names}
+
+
+def _every_operation_may_be_unavailable(paths: dict[str, Any]) -> dict[str, Any]:
+    """Any operation that reads the database can meet it unavailable: 503 on each, once here
+    (the description itself reads none)."""
+    for path, item in paths.items():
+        for operation in item.values():
+            if path != "/api/openapi.json":
+                operation["responses"].update(_use("Unavailable"))
+    return paths
 
 
 BODY_ERRORS = ("BadRequest", "TooLarge", "UnsupportedMediaType")
@@ -702,7 +728,8 @@ def document() -> dict[str, Any]:
                 "413 a body over 16 KiB; 415 a body that is not JSON; 429 too many failed log-ins "
                 "(per client and per email), unknown invitation codes (validate and accept, per "
                 "client and per user; good codes never count), or invitations created (per user): "
-                "wait `Retry-After` seconds. No input answers 5xx."
+                "wait `Retry-After` seconds; 503 the database did not answer in time (nothing changed; "
+                "`Retry-After` says when to try again). No input answers 5xx."
             ),
         },
         "tags": [
@@ -710,7 +737,7 @@ def document() -> dict[str, Any]:
             {"name": "invitations", "description": "Seed 003's endpoints."},
             {"name": "meta"},
         ],
-        "paths": _paths(),
+        "paths": _every_operation_may_be_unavailable(_paths()),
         "components": {
             "schemas": _schemas(),
             "responses": _responses(),
