@@ -1341,13 +1341,13 @@ def _accept_statement_postgresql():
     user_id = bindparam("user_id")
     used = _use_one_place_statement(postgresql=True).returning(_invitations.c.id, _invitations.c.company_id).cte("used")
     redemption = _INSERT_REDEMPTION.from_select(
-        ["invitation_id", "user_id", "created_at"], select(used.c.id, user_id, now)
+        ["invitation_id", "user_id", "role", "created_at"], select(used.c.id, user_id, used.c.role, now)
     ).cte("redemption")
     membership = (
         insert(Membership.__table__)
         .from_select(
-            ["user_id", "company_id", "role", "created_at"],
-            select(user_id, used.c.company_id, used.c.role, now),
+            ["user_id", "company_id", "role", "invitation_id", "created_at"],
+            select(user_id, used.c.company_id, used.c.role, used.c.id, now),
         )
         .returning(Membership.__table__.c.id)
         .cte("membership")
@@ -1397,7 +1397,6 @@ def _use_one_place(invitation: Invitation, user: User, now: datetime):
             _ACCEPT_POSTGRESQL, {**use, "user_id": user.id, "now": now, "short_code": short_code(invitation.code)}
         ).first()
         return (row[: len(_RETURNED)], row.role, row.membership_id) if row is not None else None
-    redemption = {"invitation_id": invitation.id, "user_id": user.id, "created_at": now}
     event = {
         "company_id": invitation.company_id,
         "actor_id": user.id,
@@ -1411,7 +1410,14 @@ def _use_one_place(invitation: Invitation, user: User, now: datetime):
     row = connection.execute(_USE_ONE_PLACE, use).first()
     if row is None:
         return None
-    membership = {"user_id": user.id, "company_id": invitation.company_id, "role": row.role, "created_at": now}
+    redemption = {"invitation_id": invitation.id, "user_id": user.id, "role": row.role, "created_at": now}
+    membership = {
+        "user_id": user.id,
+        "company_id": invitation.company_id,
+        "role": row.role,
+        "invitation_id": invitation.id,
+        "created_at": now,
+    }
     connection.execute(_INSERT_REDEMPTION, redemption)
     membership_id = connection.execute(_INSERT_MEMBERSHIP, membership).scalar_one()
     connection.execute(_INSERT_EVENT, event)
@@ -1453,7 +1459,12 @@ def accept(code: Any, user: User) -> Acceptance:
     row, role, membership_id = written
     _apply(invitation, row)
     membership = Membership(
-        id=membership_id, user_id=user.id, company_id=invitation.company_id, role=role, created_at=now
+        id=membership_id,
+        user_id=user.id,
+        company_id=invitation.company_id,
+        role=role,
+        invitation_id=invitation.id,
+        created_at=now,
     )
     return Acceptance(invitation=invitation, company=invitation.company, membership=membership)
 
@@ -1644,23 +1655,25 @@ def removable_roles(granted: Role, actor_role: Role) -> list[str]:
 
 
 def _joiners_still_members(invitation: Invitation):
-    """Who used the invitation and is still a member of its company, in the order they joined."""
+    """Who is a member of its company through this invitation (the accept that made their
+    membership was of this invitation), in the order they joined, with the role that use
+    granted (``granted``): someone who left and came back through another invitation is not."""
     return db.session.execute(
-        select(User.id, User.name, User.email, Membership.role)
+        select(User.id, User.name, User.email, Membership.role, Redemption.role.label("granted"))
         .select_from(Redemption)
         .join(User, User.id == Redemption.user_id)
         .join(
             Membership,
-            and_(Membership.user_id == Redemption.user_id, Membership.company_id == invitation.company_id),
+            and_(Membership.user_id == Redemption.user_id, Membership.invitation_id == invitation.id),
         )
         .where(Redemption.invitation_id == invitation.id)
         .order_by(Redemption.created_at, Redemption.id)
     ).all()
 
 
-def _joiner(row, granted: Role, actor_role: Role) -> Joiner:
+def _joiner(row, actor_role: Role) -> Joiner:
     role = Role(row.role)
-    return Joiner(row.id, row.name, row.email, role, kept_because(role, granted, actor_role))
+    return Joiner(row.id, row.name, row.email, role, kept_because(role, Role(row.granted), actor_role))
 
 
 def removal_plan(invitation: Invitation, actor_role: Role) -> MembersRemoval:
@@ -1668,8 +1681,7 @@ def removal_plan(invitation: Invitation, actor_role: Role) -> MembersRemoval:
 
     Reads only: the confirmation names these numbers. Who has left already counts in neither.
     """
-    granted = Role(invitation.role)
-    joiners = [_joiner(row, granted, actor_role) for row in _joiners_still_members(invitation)]
+    joiners = [_joiner(row, actor_role) for row in _joiners_still_members(invitation)]
     return MembersRemoval(
         invitation=invitation,
         removed=[j for j in joiners if j.kept_because is None],
@@ -1684,18 +1696,19 @@ def remove_members(invitation: Invitation, actor: User, actor_role: Role) -> Mem
     same transaction (a fully used one too): an accept racing this one either
     committed before (its member is then removed here) or is refused as revoked.
 
-    Then one conditional DELETE removes the memberships of this company held by the
-    users of the invitation's redemptions whose role is still one ``removable_roles``
-    allows (never OWNER; never above the role the invitation granted). The database
-    judges each role as the row is deleted, so a member promoted meanwhile is
-    kept; the rows it returns are the members removed, each audited
-    (MEMBER_REMOVE, naming the invitation) and signed out everywhere, as a removal
-    from the members page does. Whoever is left is listed as kept, with why; who
-    had already left counts as neither. Redemptions stay: they are the history.
+    Then one conditional DELETE removes the memberships this invitation's accepts
+    made (``Membership.invitation_id``: not one its user has since through another
+    invitation) whose role is still one ``removable_roles`` allows against the role
+    that member's own use granted (``Redemption.role``; never OWNER, never above
+    it, even if the invitation's role was edited since). The database judges each
+    role as the row is deleted, so a member promoted meanwhile is kept; the rows it
+    returns are the members removed, each audited (MEMBER_REMOVE, naming the
+    invitation) and signed out everywhere, as a removal from the members page does.
+    Whoever is left is listed as kept, with why; who had already left counts as
+    neither. Redemptions stay: they are the history.
     """
     company_id, invitation_id = invitation.company_id, invitation.id
     short = short_code(invitation.code)
-    granted = Role(invitation.role)
     revoked_row = db.session.execute(
         update(Invitation)
         .where(Invitation.id == invitation_id, Invitation.revoked_at.is_(None))
@@ -1704,14 +1717,25 @@ def remove_members(invitation: Invitation, actor: User, actor_role: Role) -> Mem
         .execution_options(synchronize_session=False)
     ).first()
     memberships = Membership.__table__
+    # Each member is judged against the role their own use granted (the invitation's
+    # role may have been edited since), as their row is deleted.
+    granted_by_use = [
+        and_(
+            memberships.c.role.in_(removable_roles(granted, actor_role)),
+            exists().where(
+                Redemption.invitation_id == invitation_id,
+                Redemption.user_id == memberships.c.user_id,
+                Redemption.role == granted.value,
+            ),
+        )
+        for granted in GRANTABLE_ROLES
+    ]
     removed_rows = db.session.execute(
         memberships.delete()
         .where(
             memberships.c.company_id == company_id,
-            memberships.c.user_id.in_(
-                select(Redemption.user_id).where(Redemption.invitation_id == invitation_id).scalar_subquery()
-            ),
-            memberships.c.role.in_(removable_roles(granted, actor_role)),
+            memberships.c.invitation_id == invitation_id,
+            or_(*granted_by_use),
         )
         .returning(memberships.c.user_id, memberships.c.role)
     ).all()
@@ -1753,7 +1777,7 @@ def remove_members(invitation: Invitation, actor: User, actor_role: Role) -> Mem
         end_sessions(joiner.user_id)
     kept = []
     for row in _joiners_still_members(invitation):
-        joiner = _joiner(row, granted, actor_role)
+        joiner = _joiner(row, actor_role)
         kept.append(joiner if joiner.kept_because else replace(joiner, kept_because=KEPT_CHANGED))
     if revoked_row is not None:
         _apply(invitation, revoked_row)

@@ -165,6 +165,11 @@ class Membership(db.Model):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The invitation whose accept made this membership (None: the founder, or it was
+    #: deleted); "remove who joined through it" removes only these.
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("company_invitations.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship(back_populates="memberships")
     company: Mapped[Company] = relationship(back_populates="memberships")
@@ -256,12 +261,17 @@ class Redemption(db.Model):
     """One use of an invitation: who joined through it, and when."""
 
     __tablename__ = "invitation_redemptions"
-    __table_args__ = (UniqueConstraint("invitation_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("invitation_id", "user_id"),
+        CheckConstraint("role IN ('MEMBER', 'ADMIN')", name="redemption_role"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("company_invitations.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The role this use granted, whatever the invitation grants later.
+    role: Mapped[str] = mapped_column(String(10), default=Role.MEMBER.value, server_default=text("'MEMBER'"))
 
     user: Mapped[User] = relationship()
 

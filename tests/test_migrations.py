@@ -277,3 +277,58 @@ def test_emails_are_normalised_and_look_alike_accounts_reported_not_merged(migra
     (record,) = records
     assert record.levelname == "WARNING" and "Accounts 3, 4 " in record.getMessage()
     assert "b-corp" not in record.getMessage()
+
+
+def test_memberships_learn_the_invitation_they_came_from_and_uses_what_they_granted(migrating_app):
+    """0009's backfill: a member's membership came from their latest use of an invitation of
+    that company; a founder's from none; every earlier use granted MEMBER."""
+    upgrade(directory=MIGRATIONS, revision="0008_invitation_controls")
+    day = "'2025-01-0{} 00:00:00'"
+    with db.engine.begin() as conn:
+        for uid, email in ((1, "owner@example.com"), (2, "ann@example.com"), (3, "bob@example.com")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, email, name, password_hash, created_at) "
+                    f"VALUES ({uid}, '{email}', 'U', 'x', {day.format(1)})"
+                )
+            )
+        for cid in (1, 2):
+            conn.execute(sa.text(f"INSERT INTO companies (id, name, created_at) VALUES ({cid}, 'C', {day.format(1)})"))
+        # Invitations 10 and 11 to company 1, 20 to company 2.
+        for iid, cid in ((10, 1), (11, 1), (20, 2)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, "
+                    f"expires_at, max_uses, used_count) VALUES ({iid}, 'c{iid}', 'PENDING', {cid}, 1, "
+                    f"{day.format(1)}, {day.format(9)}, 5, 1)"
+                )
+            )
+        # Ann used 10, left, came back through 11; Bob joined company 2 through 20.
+        for rid, iid, uid, d in ((1, 10, 2, 2), (2, 11, 2, 4), (3, 20, 3, 3)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO invitation_redemptions (id, invitation_id, user_id, created_at) "
+                    f"VALUES ({rid}, {iid}, {uid}, {day.format(d)})"
+                )
+            )
+        for uid, cid, role, d in ((1, 1, "OWNER", 1), (2, 1, "MEMBER", 4), (3, 2, "MEMBER", 3), (1, 2, "OWNER", 1)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO memberships (user_id, company_id, role, created_at) "
+                    f"VALUES ({uid}, {cid}, '{role}', {day.format(d)})"
+                )
+            )
+    upgrade(directory=MIGRATIONS)
+    with db.engine.connect() as conn:
+        origins = conn.execute(
+            sa.text("SELECT user_id, company_id, invitation_id FROM memberships ORDER BY company_id, user_id")
+        ).all()
+        granted = conn.execute(sa.text("SELECT DISTINCT role FROM invitation_redemptions")).scalars().all()
+    assert [tuple(r) for r in origins] == [(1, 1, None), (2, 1, 11), (1, 2, None), (3, 2, 20)]
+    assert granted == ["MEMBER"]
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE invitation_redemptions SET role = 'OWNER' WHERE id = 1"))
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE memberships SET invitation_id = 99 WHERE user_id = 2"))

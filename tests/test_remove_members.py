@@ -553,3 +553,59 @@ def test_on_a_revoked_invitation_the_dialog_does_not_promise_a_revoke(app, world
     assert "Remove 2 people" in ask and "The invitation is revoked too" not in ask
     done = client.post(remove_url(world.invitation_id), data={"confirm": "yes"}, headers=HX)
     assert "Removed 2 people" in text(done) and "The invitation is revoked" not in text(done)
+
+
+def test_the_role_each_use_granted_decides_not_the_invitations_role_now(app, make):
+    """Ann joined a Member invitation and was made Admin; the invitation was edited to grant
+    Admin afterwards; Bea joined it as Admin then. The removal keeps Ann (promoted since her
+    use) and removes Bea (an Admin by her own use)."""
+    company, owner = make.company("Acme")
+    with app.app_context():
+        boss = db.session.get(User, owner.id)
+        invitation = invitations.create(company.id, boss, invitations.parse_new_invitation(None, 3, 7))
+        code, invitation_id = invitation.code, invitation.id
+    ann = join(app, make, code, "Ann")
+    set_role(app, company.id, ann, Role.ADMIN)
+    with app.app_context():
+        invitations.edit(
+            db.session.get(Invitation, invitation_id),
+            db.session.get(User, owner.id),
+            Role.OWNER,
+            invitations.parse_invitation_edit(role="ADMIN"),
+        )
+    join(app, make, code, "Bea")
+    with app.app_context():
+        plan = invitations.removal_plan(db.session.get(Invitation, invitation_id), Role.OWNER)
+        assert ([j.name for j in plan.removed], plan.kept_reasons) == (["Bea"], {ann: PROMOTED})
+        result = invitations.remove_members(
+            db.session.get(Invitation, invitation_id), db.session.get(User, owner.id), Role.OWNER
+        )
+        assert [j.name for j in result.removed] == ["Bea"]
+        assert [(j.name, j.kept_because) for j in result.kept] == [("Ann", PROMOTED)]
+    assert roles(app, company.id) == {"Acme Owner": "OWNER", "Ann": "ADMIN"}
+
+
+def test_who_came_back_through_another_invitation_is_not_removed_through_the_first(app, make):
+    """Ann joined through A, was removed, and joined again through B: removing who joined
+    through A leaves her membership (it is B's) alone and does not count her."""
+    company, owner = make.company("Acme")
+    with app.app_context():
+        boss = db.session.get(User, owner.id)
+        first = invitations.create(company.id, boss, invitations.parse_new_invitation(None, 3, 7))
+        second = invitations.create(company.id, boss, invitations.parse_new_invitation(None, 3, 7))
+        first_id, first_code, second_code = first.id, first.code, second.code
+    ann = join(app, make, first_code, "Ann")
+    with app.app_context():
+        membership = db.session.execute(
+            sa.select(Membership).where(Membership.user_id == ann, Membership.company_id == company.id)
+        ).scalar_one()
+        accounts.remove_member(membership, db.session.get(User, owner.id))
+        invitations.accept(second_code, db.session.get(User, ann))
+        plan = invitations.removal_plan(db.session.get(Invitation, first_id), Role.OWNER)
+        assert (plan.removed, plan.kept) == ([], [])
+        result = invitations.remove_members(
+            db.session.get(Invitation, first_id), db.session.get(User, owner.id), Role.OWNER
+        )
+        assert (result.removed, result.kept) == ([], [])
+    assert roles(app, company.id) == {"Acme Owner": "OWNER", "Ann": "MEMBER"}
+    assert events(app, "member.remove") == [(owner.id, None, ann)]
