@@ -109,6 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_filter(short_code)
     app.add_template_filter(formatting.day)
     app.add_template_filter(formatting.moment)
+    app.add_template_filter(formatting.people)
 
     # First, so that its request log sees every request, including refused ones.
     operations.register(app)

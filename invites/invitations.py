@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, insert, literal, not_, or_, select, true, update
+from sqlalchemy import Integer, and_, bindparam, case, exists, func, insert, literal, not_, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
@@ -442,9 +442,25 @@ def can_toggle(invitation: Invitation, now: datetime | None = None) -> bool:
     return state(invitation, now) is State.PENDING
 
 
-def can_edit(invitation: Invitation, now: datetime | None = None) -> bool:
-    """Edit is offered until the invitation is revoked or expired (a fully used one can get more uses)."""
-    return invitation.revoked_at is None and invitation.expires_at > (now or utcnow())
+def edit_refusal(invitation: Invitation, now: datetime | None = None) -> InvitationRefused | None:
+    """Why the invitation can no longer be edited (revoked, expired), or None: a fully used
+    one can still get more uses."""
+    if invitation.revoked_at is not None:
+        return InvitationRefused(Refusal.REVOKED, invitation)
+    if invitation.expires_at <= (now or utcnow()):
+        return InvitationRefused(Refusal.EXPIRED, invitation)
+    return None
+
+
+def may_edit(invitation: Invitation, actor_role: Role) -> bool:
+    """Whether ``actor_role`` may edit this invitation at all: one that grants ADMIN only an
+    OWNER (``may_grant``), as only an owner may make one."""
+    return may_grant(Role(invitation.role), actor_role)
+
+
+def can_edit(invitation: Invitation, actor_role: Role, now: datetime | None = None) -> bool:
+    """Edit is offered to whoever may edit it (``may_edit``) until it is revoked or expired."""
+    return may_edit(invitation, actor_role) and edit_refusal(invitation, now) is None
 
 
 def can_revoke(invitation: Invitation) -> bool:
@@ -659,19 +675,25 @@ def escape_like(text: str) -> str:
 
 def search_clause():
     """Label or target email containing ``:pattern`` (any case), or a code starting with ``:prefix``
-    (what a card shows as the short code, ``Zx81kQpLm2Vn…``)."""
+    (what a card shows as the short code, ``Zx81kQpLm2Vn…``).
+
+    Codes are case-sensitive, so their prefix is compared exactly, the same on both
+    databases (LIKE ignores case on SQLite, not on PostgreSQL); an empty prefix (a
+    search of ``…`` alone) matches no code.
+    """
     pattern = bindparam("pattern")
+    prefix_length = bindparam("prefix_length", type_=Integer())
     return or_(
         Invitation.label.ilike(pattern, escape=LIKE_ESCAPE),
         Invitation.email.ilike(pattern, escape=LIKE_ESCAPE),
-        Invitation.code.like(bindparam("prefix"), escape=LIKE_ESCAPE),
+        and_(prefix_length > 0, func.substr(Invitation.code, 1, prefix_length) == bindparam("prefix")),
     )
 
 
-def search_parameters(search: str) -> dict[str, str]:
+def search_parameters(search: str) -> dict[str, Any]:
     """The bound parameters of ``search_clause`` for what the user typed."""
-    escaped = escape_like(search)
-    return {"pattern": f"%{escaped}%", "prefix": f"{escape_like(search.removesuffix(ELLIPSIS))}%"}
+    prefix = search.removesuffix(ELLIPSIS)
+    return {"pattern": f"%{escape_like(search)}%", "prefix": prefix, "prefix_length": len(prefix)}
 
 
 def _page_statement(which: Filter, searching: bool = False):
@@ -1093,8 +1115,10 @@ def edit(
     actor_role: Role,
     changes: InvitationEdit,
     expected_version: int | None = None,
-) -> Invitation:
+) -> bool:
     """Change an invitation's max uses, expiry, role, allowed domain or label; audited.
+    True when something changed (``invitation`` is brought up to date), False when the
+    edit asked for what it already was.
 
     Refused, in this order: revoked or expired (``InvitationRefused``, the card
     as it is now); ``expected_version`` given and no longer the row's
@@ -1110,22 +1134,22 @@ def edit(
     nothing (no audit row, no new version).
     """
     owner = actor_role is Role.OWNER
-    now = utcnow()
-    if invitation.revoked_at is not None:
-        raise InvitationRefused(Refusal.REVOKED, invitation)
-    if invitation.expires_at <= now:
-        raise InvitationRefused(Refusal.EXPIRED, invitation)
+    refused = edit_refusal(invitation)
+    if refused is not None:
+        raise refused
     if expected_version is not None and expected_version != invitation.version:
         raise InvitationRefused(Refusal.CHANGED_MEANWHILE, invitation)
-    if not owner and (changes.role is Role.ADMIN or invitation.role == Role.ADMIN.value):
+    if not may_edit(invitation, actor_role):
         raise GrantRefused()
+    if isinstance(changes.role, Role):
+        check_grant(changes.role, actor_role)
     values = _edit_values(invitation, changes)
     if "max_uses" in values and values["max_uses"] < invitation.used_count:
         raise InvalidInvitation({"max_uses": USED_MORE_ERROR.format(used=invitation.used_count)})
     if invitation.email is not None and values.get("allowed_domain") is not None:
         raise InvalidInvitation({"allowed_domain": DOMAIN_WITH_EMAIL_ERROR})
     if not values:
-        return invitation
+        return False
     detail = edit_detail(invitation, values)
     where = [Invitation.id == invitation.id, Invitation.revoked_at.is_(None), Invitation.expires_at > db_now()]
     if expected_version is not None:
@@ -1161,7 +1185,7 @@ def edit(
         detail=detail,
     )
     _commit_keeping_loaded()
-    return invitation
+    return True
 
 
 def _edit_refusal(
@@ -1541,8 +1565,8 @@ def proven_email_of(invitation: Invitation, token: Any) -> str | None:
 def resend(invitation: Invitation, actor: User) -> Invitation:
     """Send the invitation email again, if the invitation can still be used; audited.
 
-    Refused (``InvitationRefused``) when it is revoked, expired, full or paused,
-    or has no target address (``ValueError``); at most ``RESENDS_PER_DAY`` in 24 hours
+    Refused (``InvitationRefused``) when it is revoked, expired, full or paused (on its
+    own, or with all of its company's), or has no target address (``ValueError``); at most ``RESENDS_PER_DAY`` in 24 hours
     (``ResendLimitReached``). The UPDATE that marks the card "queued" comes first,
     so two admins resending at once are counted one after the other.
     """
@@ -1551,7 +1575,14 @@ def resend(invitation: Invitation, actor: User) -> Invitation:
     now = utcnow()
     row = db.session.execute(
         update(Invitation)
-        .where(_changeable(invitation.id), Invitation.is_active)
+        .where(
+            _changeable(invitation.id),
+            Invitation.is_active,
+            # "Join here" for an invitation nobody can use while all are paused: no.
+            Invitation.company_id.in_(
+                select(Company.id).where(Company.id == invitation.company_id, Company.invitations_paused_at.is_(None))
+            ),
+        )
         .values(email_state="queued", email_state_at=now, email_error=None)
         .returning(Invitation.id)
     ).first()

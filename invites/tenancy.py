@@ -6,7 +6,7 @@ from flask import g, session
 from flask_login import current_user
 
 from .accounts import memberships_of
-from .models import Membership
+from .models import Membership, Role
 
 SESSION_KEY = "company_id"
 
@@ -30,12 +30,21 @@ def current_membership() -> Membership | None:
             session[SESSION_KEY] = membership.company_id
         g.memberships = memberships
     g.membership = membership
+    # Read now, while loaded: a rollback later in the request expires the membership.
+    g.role = membership.role_enum if membership is not None else None
     return membership
+
+
+def current_role() -> Role | None:
+    """The signed-in user's role in the current company, as the request found it (no query)."""
+    current_membership()
+    return g.role
 
 
 def switch_company(company_id: int) -> Membership | None:
     """Make ``company_id`` current if the user belongs to it; None otherwise."""
     g.pop("membership", None)
+    g.pop("role", None)
     session[SESSION_KEY] = company_id
     membership = current_membership()
     return membership if membership and membership.company_id == company_id else None

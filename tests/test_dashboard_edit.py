@@ -277,3 +277,41 @@ def test_a_field_the_post_leaves_out_is_kept_not_cleared(app, client, acme):
 
     after = stored(app, inv.id)
     assert (after.max_uses, after.label, after.allowed_domain) == (6, "Sales", "acme.com")
+
+
+@pytest.mark.parametrize("raw_next", ["https://evil.example/x", "//evil.example/x", "javascript:alert(1)"])
+def test_edit_goes_back_only_to_the_dashboard(app, client, acme, raw_next):
+    """Cancel (and the redirect after Save) follows ``next`` only within the dashboard."""
+    company, owner = acme
+    inv = create_invitation(app, company, owner, max_uses=2)
+
+    page = text(client.get(edit_url(inv.id), query_string={"next": raw_next}))
+    kept = text(client.get(edit_url(inv.id), query_string={"next": "/dashboard/company?filter=paused"}))
+
+    assert "evil.example" not in page and "javascript:" not in page
+    assert f'<a href="{DASHBOARD}" role="button" id="invitation-{inv.id}-cancel"' in page
+    assert f'<a href="{DASHBOARD}?filter=paused" role="button" id="invitation-{inv.id}-cancel"' in kept
+    saved = client.post(edit_url(inv.id), data=form_data(inv, label="Sales", next=raw_next))
+    assert (saved.status_code, saved.headers["Location"]) == (302, DASHBOARD)
+
+
+def test_an_admin_is_not_offered_edit_on_an_admin_invitation_and_is_refused_it(app, acme):
+    """Only an owner makes Admin invitations, so only an owner edits one (even its label)."""
+    company, owner = acme
+    admin_invitation = create_invitation(app, company, owner, role="ADMIN")
+    member_invitation = create_invitation(app, company, owner)
+    admin = app.test_client()
+    admin.post("/login", data={"email": "ann@example.com", "password": "correct horse battery"})
+    events = count(app, AuditEvent)
+
+    page = admin.get(DASHBOARD).get_data(as_text=True)
+    opened = admin.get(edit_url(admin_invitation.id), headers=HX)
+    saved = admin.post(edit_url(admin_invitation.id), data=form_data(admin_invitation, label="Sales"), headers=HX)
+
+    assert f'hx-get="{edit_url(admin_invitation.id)}"' not in page
+    assert f'hx-get="{edit_url(member_invitation.id)}"' in page
+    for response in (opened, saved):
+        assert response.status_code == 403
+        assert invitations.ADMIN_ROLE_ERROR in text(response)
+        assert f'<article id="invitation-{admin_invitation.id}"' in text(response)
+    assert stored(app, admin_invitation.id).label is None and count(app, AuditEvent) == events

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from invites.formatting import day, moment
+from invites.formatting import day, moment, people
 
 
 def test_day_has_no_leading_zero():
@@ -13,3 +13,7 @@ def test_day_has_no_leading_zero():
 def test_moment_is_shown_in_utc():
     two_hours_east = timezone(timedelta(hours=2))
     assert moment(datetime(2025, 1, 8, 1, 5, tzinfo=two_hours_east)) == "Jan 7, 2025 at 23:05 UTC"
+
+
+def test_people_are_counted_in_words():
+    assert [people(n) for n in (0, 1, 2)] == ["0 people", "1 person", "2 people"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 
 import pytest
 import sqlalchemy as sa
@@ -381,6 +382,14 @@ def labelled(app, acme):
         ("targeted", None, {"email": "ann@globex.example.com"}),
     ]:
         made[name] = create_invitation(app, company, owner, label=label, **state)
+    # Codes are random and may start with "_" or "1": give them a start no search below
+    # begins with, so that only labels and addresses can match those searches.
+    with app.app_context():
+        for invitation in made.values():
+            code = f"Zq{secrets.token_hex(15)}"
+            db.session.execute(sa.update(Invitation).where(Invitation.id == invitation.id).values(code=code))
+            invitation.code = code  # the detached copy the tests read
+        db.session.commit()
     return made
 
 
@@ -499,7 +508,17 @@ def test_the_redemptions_csv_says_by_which_label(app, acme, make):
 
 def test_like_wildcards_are_escaped():
     assert invitations.escape_like("100%_\\") == "100\\%\\_\\\\"
-    assert invitations.search_parameters("a%") == {"pattern": "%a\\%%", "prefix": "a\\%%"}
+    assert invitations.search_parameters("a%") == {"pattern": "%a\\%%", "prefix": "a%", "prefix_length": 2}
+
+
+def test_a_code_is_found_by_its_exact_start_only_on_both_databases(app, labelled):
+    """Codes are case-sensitive: the same answer on SQLite (whose LIKE ignores case) and
+    PostgreSQL; "…" alone (a short code's ellipsis without its start) matches no code."""
+    client = signed_in(app, "boss@example.com")
+    code = labelled["axb"].code
+    assert search_ids(client, f"q={code[:8]}") == ids(labelled, "axb")
+    assert search_ids(client, f"q={code[:8].swapcase()}") == []
+    assert search_ids(client, "q=%E2%80%A6") == []
 
 
 # --- 5. a company that paused all its invitations -------------------------------------

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from invites import invitations
 from invites.audit import Action
 from invites.extensions import db
-from invites.models import AuditEvent, Company, Invitation, Role
+from invites.models import AuditEvent, Company, Invitation, OutboxEmail, Role
 
 from .api_helpers import LIST, PAUSE_ALL, RESUME_ALL, api_login
 from .conftest import PASSWORD
@@ -195,3 +195,29 @@ def test_other_dashboards_reload_when_the_switch_moves(app, acme):
     with app.app_context():
         latest = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
     assert client.get(f"/dashboard/company/changes?after={latest}", headers=HX).headers.get("HX-Refresh") is None
+
+
+def test_no_invitation_email_is_sent_again_while_all_are_paused(app, acme):
+    """Resend would mail a "Join here" nobody can follow: refused as paused, nothing queued;
+    the card's Resend button is hidden by the paused list's class (as STOPPED is shown)."""
+    company, owner = acme
+    inv = create_invitation(app, company, owner, email="dana@example.com")
+    client = app.test_client()
+    api_login(client, "boss@example.com")
+    assert client.post(PAUSE_ALL).status_code == 200
+    queued = count(app, OutboxEmail)
+
+    api = client.post(f"/api/companies/invitations/{inv.id}/resend")
+    card = client.post(f"/dashboard/company/invitations/{inv.id}/resend", data={"company_id": company.id}, headers=HX)
+
+    assert (api.status_code, api.get_json()) == (409, {"error": "This invitation has been paused"})
+    assert card.status_code == 409 and "This invitation has been paused" in card.get_data(as_text=True)
+    assert count(app, OutboxEmail) == queued
+    page = client.get(DASHBOARD).get_data(as_text=True)
+    assert 'class="invitations all-paused"' in page
+    assert re.search(
+        rf'class="inline hide-when-all-paused"[^>]*>\s*<input[^>]*>\s*<input[^>]*>\s*<input[^>]*>\s*<button[^>]*id="invitation-{inv.id}-resend"',
+        page,
+    )
+    assert client.post(RESUME_ALL).status_code == 200
+    assert client.post(f"/api/companies/invitations/{inv.id}/resend").get_json() == {"success": True}

@@ -23,7 +23,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from .. import audit, invitations, limits
+from .. import audit, formatting, invitations, limits
 from ..companies.forms import CreateCompanyForm
 from ..errors import error_response
 from ..extensions import limiter
@@ -31,7 +31,7 @@ from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url, invite_url_pattern, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
-from ..tenancy import current_membership
+from ..tenancy import current_membership, current_role
 from ..web import (
     invitation_of_current_company,
     manager_required,
@@ -65,6 +65,8 @@ def _card_helpers() -> dict:
         "invitations": invitations,
         "invite_url": invite_url,
         "return_to": _return_to(),
+        # Whose dashboard it is: what the cards offer them (an admin edits no Admin invitation).
+        "viewer_role": current_role(),
         "card_urls": SimpleNamespace(
             set_active=url_pattern("dashboard.set_active", "invitation_id"),
             edit=url_pattern("dashboard.edit", "invitation_id"),
@@ -82,13 +84,15 @@ def _card_helpers() -> dict:
 def _return_to() -> str:
     """The list the admin is looking at, for the no-JavaScript redirects after a change.
 
-    A form posted from a card says so in ``next``; an htmx request names the
-    page in ``HX-Current-URL``; a page load is that list itself. Anything not
+    A form posted from a card says so in ``next`` (as does the link to a card's own
+    page, such as Edit without JavaScript); an htmx request names the page in ``HX-Current-URL``; a page load is that list itself. Anything not
     under the dashboard falls back to its first page.
     """
     home = url_for("dashboard.company")
     if request.form.get("next"):
         target = request.form["next"]
+    elif request.args.get("next"):
+        target = request.args["next"]
     elif is_htmx():
         target = current_page()
     elif request.method == "GET":
@@ -140,9 +144,14 @@ def _changed(invitation: Invitation, message: str):
 
 def _refused(invitation: Invitation, refusal: invitations.InvitationRefused):
     """A change the domain refused: its status (409 for a state) with the card as it really is now, and why."""
-    message = f"Invitation {short_code(invitation.code)} was not changed: {refusal.message}."
+    return _not_changed(invitation, refusal_status(refusal.reason), refusal.message)
+
+
+def _not_changed(invitation: Invitation, status: int, reason: str):
+    """The card as it really is now with why it was not changed (htmx), or a flash and the list."""
+    message = f"Invitation {short_code(invitation.code)} was not changed: {reason}."
     if is_htmx():
-        return trigger(_card(invitation, refusal_status(refusal.reason), refusal.message), "announce", message)
+        return trigger(_card(invitation, status, reason), "announce", message)
     flash(message, "error")
     return redirect(_return_to())
 
@@ -315,21 +324,17 @@ def _people(joiners: list, reasons: bool = False, shown: int = 10) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _count(n: int) -> str:
-    return f"{n} {'person' if n == 1 else 'people'}"
-
-
 def removal_message(result: invitations.MembersRemoval) -> str:
     """What a removal did, in one paragraph: who was removed, who was kept and why, the revoke."""
     name = short_code(result.invitation.code)
     if result.removed:
         parts = [
-            f"Removed {_count(len(result.removed))} who joined through invitation {name}: {_people(result.removed)}."
+            f"Removed {formatting.people(len(result.removed))} who joined through invitation {name}: {_people(result.removed)}."
         ]
     else:
         parts = [f"Nobody who joined through invitation {name} was removed."]
     if result.kept:
-        parts.append(f"Kept {_count(len(result.kept))}: {_people(result.kept, reasons=True)}.")
+        parts.append(f"Kept {formatting.people(len(result.kept))}: {_people(result.kept, reasons=True)}.")
     if result.revoked:
         parts.append("The invitation is revoked: its link admits nobody now.")
     return " ".join(parts)
@@ -463,18 +468,19 @@ def edit(invitation_id: int):
     is now (a flash and the list without JavaScript).
     """
     invitation = invitation_of_current_company(invitation_id)
-    if not invitations.can_edit(invitation):
-        refused = invitations.InvitationRefused(invitations.refusal(invitation), invitation)
+    refused = invitations.edit_refusal(invitation)
+    if refused is not None:
         return _refused(invitation, refused)
+    if not invitations.may_edit(invitation, current_membership().role_enum):
+        return _not_changed(invitation, 403, invitations.ADMIN_ROLE_ERROR)
     if request.method == "GET":
         form = EditInvitationForm.for_invitation(invitation)
-        form.next.data = request.args.get("next") or _return_to()
+        form.next.data = _return_to()
         return _edit_form_answer(invitation, form)
     form = EditInvitationForm()
     if form.validate_on_submit():
         try:
-            before = invitation.version
-            invitations.edit(
+            changed = invitations.edit(
                 invitation, current_user, current_membership().role_enum, form.changes, form.expected_version
             )
         except invitations.InvitationRefused as refusal:
@@ -483,9 +489,9 @@ def edit(invitation_id: int):
             form.add_errors(exc.errors)
         else:
             name = short_code(invitation.code)
-            if invitation.version == before:
-                return _changed(invitation, f"Invitation {name}: nothing to change.")
-            return _changed(invitation, f"Invitation {name} updated.")
+            return _changed(
+                invitation, f"Invitation {name} updated." if changed else f"Invitation {name}: nothing to change."
+            )
     response = _edit_form_answer(invitation, form, status=422)
     return trigger(response, "announce", "The invitation was not changed. Check the form.")
 
