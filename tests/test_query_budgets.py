@@ -251,6 +251,42 @@ PAGE_CASES = [
     ),
 ]
 
+
+def _edit_url(world: World) -> str:
+    return f"/dashboard/company/invitations/{_event_invitation(world)}/edit"
+
+
+# Issue 13's controls: the edit form in place and its save (one label change, no version
+# check), the API's PATCH, and "Who used it" with its removal plan.
+PAGE_CASES += [
+    PageCase("edit_form_fragment", "manager", "GET", _edit_url, budget=3, fragment=True, headers=HTMX),
+    PageCase(
+        "edit_save_fragment",
+        "manager",
+        "POST",
+        _edit_url,
+        budget=5,
+        fragment=True,
+        headers=HTMX,
+        data={"max_uses": "", "expires_in_days": "", "role": "MEMBER", "allowed_domain": "", "label": "Budget"},
+    ),
+    PageCase(
+        "edit_api",
+        "manager",
+        "PATCH",
+        lambda w: f"/api/companies/invitations/{_event_invitation(w)}",
+        budget=5,
+        json=lambda d: {"label": "Budget by API"},
+    ),
+    PageCase(
+        "who_used_it",
+        "manager",
+        "GET",
+        lambda w: f"/dashboard/company/invitations/{_event_invitation(w)}/redemptions",
+        budget=5,
+    ),
+]
+
 PAGE_CASES += [
     PageCase("invite_page_anonymous", "anonymous", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=1),
     PageCase("invite_page_signed_in", "ready", "GET", lambda w: f"/invite/{w.data.event_codes[0]}", budget=3),
