@@ -74,6 +74,14 @@ def _with_user(world: World, index: int, action: Callable[[User], object]):
     return lambda: action(user)
 
 
+def _pause_all_then_resume_all(world: World):
+    """Issue 13's "Pause all" and its undo: one UPDATE of the company each, and one audit row each."""
+    owner = db.session.execute(select(User).where(User.email == world.data.owner_email)).scalar_one()
+    db.session.expunge(owner)
+    company_id = world.data.company_id
+    return lambda: (invitations.pause_all(company_id, owner), invitations.resume_all(company_id, owner))
+
+
 @dataclass(frozen=True)
 class DomainCase:
     name: str
@@ -119,6 +127,7 @@ DOMAIN_CASES = [
         lambda w: lambda: [m.user.email for m in accounts.members_page(w.data.company_id, page=3).items],
         1,
     ),
+    DomainCase("pause_all_then_resume_all", _pause_all_then_resume_all, 4),
     DomainCase(
         "accept",
         lambda w: (lambda n: _with_user(w, n, lambda u: invitations.accept(w.data.accept_code(n), u)))(w.ready_user()),
