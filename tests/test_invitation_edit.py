@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from invites import invitations
 from invites.audit import Action
 from invites.extensions import db
-from invites.models import AuditEvent, Invitation, Role, utcnow
+from invites.models import AuditEvent, Invitation, Membership, Redemption, Role, utcnow
 
-from .api_helpers import ACCEPT, api_login, edit_path
+from .api_helpers import ACCEPT, PAUSE_ALL, RESUME_ALL, api_login, edit_path
 from .conftest import PASSWORD
 from .factories import count, create_invitation
 
@@ -445,3 +445,67 @@ def test_parse_invitation_edit_names_every_bad_field_at_once():
         "role": invitations.ROLE_ERROR,
         "label": invitations.LABEL_ERROR,
     }
+
+
+def test_edit_accepts_and_pause_all_racing_end_in_one_of_the_serial_outcomes(app, make, acme):
+    """Issue 13: an owner lowers max uses from 4 to 2, an admin pauses all invitations and
+    three people press Join, all at once. Whatever the order the database gave them, the
+    answers and the rows agree with one serial order of the five:
+
+    - every 200 from Join is one use, one redemption and one membership; the rest are
+      refused as paused or, once the edit closed it, as full;
+    - the edit either came before the third use (max uses 2) or after it and was refused
+      with the number of uses made (max uses 4); uses never pass max uses;
+    - after resume all, the invitation's own state holds: it admits again if not full.
+    """
+    company, owner = acme
+    outcomes = set()
+    for round_ in range(4):
+        inv = create_invitation(app, company, owner, max_uses=4)
+        joiners = [f"race{round_}-{n}@example.com" for n in range(3)]
+        for email in joiners:
+            make.user(email)
+        owner_client, admin_client = signed_in(app, OWNER), signed_in(app, ADMIN)
+        clients = [signed_in(app, email) for email in joiners]
+
+        edited, paused, *joined = race(
+            lambda: owner_client.patch(edit_path(inv.id), json={"maxUses": 2}),
+            lambda: admin_client.post(PAUSE_ALL),
+            *[(lambda c: lambda: c.post(ACCEPT, json={"code": inv.code}))(c) for c in clients],
+        )
+
+        stored = row(app, inv.id)
+        used = stored["used_count"]
+        admitted = [r for r in joined if r.status_code == 200]
+        refused = {r.get_json()["error"] for r in joined if r.status_code != 200}
+        assert paused.status_code == 200 and paused.get_json()["invitationsPaused"] is True
+        assert {r.status_code for r in joined} <= {200, 409}
+        assert refused <= {invitations.Refusal.PAUSED.value, invitations.Refusal.FULL.value}
+        assert used == len(admitted) <= stored["max_uses"]
+        with app.app_context():
+            redeemed = db.session.scalar(
+                sa.select(sa.func.count()).select_from(Redemption).where(Redemption.invitation_id == inv.id)
+            )
+            members = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Membership)
+                .where(Membership.invitation_id == inv.id, Membership.company_id == company.id)
+            )
+        assert redeemed == members == used
+        if edited.status_code == 200:
+            assert stored["max_uses"] == 2 and used <= 2
+            outcomes.add("edited")
+        else:
+            assert edited.status_code == 400 and stored["max_uses"] == 4
+            assert edited.get_json()["fields"] == {"maxUses": invitations.USED_MORE_ERROR.format(used=3)}
+            assert used == 3
+            outcomes.add("edit refused")
+        if invitations.Refusal.FULL.value in refused:
+            assert stored["max_uses"] == used == 2
+        assert stored["status"] == ("ACCEPTED" if used == stored["max_uses"] else "PENDING")
+        assert admin_client.post(RESUME_ALL).status_code == 200
+        assert (row(app, inv.id)["is_active"], row(app, inv.id)["version"]) == (
+            True,
+            2 if edited.status_code == 200 else 1,
+        )
+    assert outcomes
