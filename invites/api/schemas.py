@@ -13,6 +13,7 @@ from typing import Any
 from flask import request
 
 from .. import invitations
+from ..dashboard.forms import JSON_FIELD_NAMES
 from ..links import invite_url
 from ..models import Company, Invitation, Membership, User
 
@@ -25,16 +26,6 @@ BODY_MALFORMED = "The body is not valid JSON."
 BODY_NOT_OBJECT = "The body must be a JSON object."
 FIELDS_INVALID = "Some fields need fixing."
 CODE_MISSING = "Enter an invitation code."
-
-# The domain layer names fields as the forms do; the API speaks camelCase.
-FIELD_NAMES = {
-    "email": "email",
-    "max_uses": "maxUses",
-    "expires_in_days": "expiresInDays",
-    "role": "role",
-    "allowed_domain": "allowedDomain",
-    "label": "label",
-}
 
 
 class ApiError(Exception):
@@ -88,7 +79,7 @@ def invitation_code(body: dict[str, Any]) -> str:
 
 def field_errors(errors: dict[str, str]) -> dict[str, str]:
     """The domain's field errors under the API's field names."""
-    return {FIELD_NAMES.get(name, name): message for name, message in errors.items()}
+    return {JSON_FIELD_NAMES.get(name, name): message for name, message in errors.items()}
 
 
 # --- out ---------------------------------------------------------------------

@@ -20,6 +20,24 @@ from wtforms.widgets import HiddenInput
 from .. import accounts, invitations
 
 
+#: The API's names for the invitation fields (it speaks camelCase; the domain and the forms
+#: name them in snake_case): the forms read JSON bodies and the API words errors by these.
+JSON_FIELD_NAMES = {
+    "email": "email",
+    "max_uses": "maxUses",
+    "expires_in_days": "expiresInDays",
+    "role": "role",
+    "allowed_domain": "allowedDomain",
+    "label": "label",
+    "version": "version",
+}
+
+
+def json_names(*fields: str) -> dict[str, str]:
+    """``JSON_FIELD_NAMES`` of ``fields``, in that order (the fields a form reads from JSON)."""
+    return {name: JSON_FIELD_NAMES[name] for name in fields}
+
+
 class WholeNumberField(IntegerField):
     """An ``IntegerField`` that takes whole numbers only, and says so on the field.
 
@@ -171,15 +189,7 @@ class CreateInvitationForm(FlaskForm):
     allowed_domain = allowed_domain_field()
     label = label_field()
 
-    #: The API's names for the fields (it speaks camelCase).
-    JSON_NAMES = {
-        "email": "email",
-        "max_uses": "maxUses",
-        "expires_in_days": "expiresInDays",
-        "role": "role",
-        "allowed_domain": "allowedDomain",
-        "label": "label",
-    }
+    JSON_NAMES = json_names("email", "max_uses", "expires_in_days", "role", "allowed_domain", "label")
 
     new_invitation: invitations.NewInvitation | None = None
 
@@ -314,15 +324,7 @@ class EditInvitationForm(FlaskForm):
     )
     next = HiddenField()
 
-    #: The API's names for the fields (it speaks camelCase).
-    JSON_NAMES = {
-        "max_uses": "maxUses",
-        "expires_in_days": "expiresInDays",
-        "role": "role",
-        "allowed_domain": "allowedDomain",
-        "label": "label",
-        "version": "version",
-    }
+    JSON_NAMES = json_names("max_uses", "expires_in_days", "role", "allowed_domain", "label", "version")
     #: Fields whose null (JSON) means "clear it" rather than "leave it".
     CLEARABLE = ("allowed_domain", "label")
 
