@@ -19,7 +19,6 @@ from wtforms.widgets import HiddenInput
 
 from .. import accounts, invitations
 
-
 #: The API's names for the invitation fields (it speaks camelCase; the domain and the forms
 #: name them in snake_case): the forms read JSON bodies and the API words errors by these.
 JSON_FIELD_NAMES = {
