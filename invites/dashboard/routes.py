@@ -116,12 +116,19 @@ def _view_of(path: str) -> tuple[invitations.Filter, int, str]:
     )
 
 
-def _list_context(which: invitations.Filter, page: int, search: str = "") -> dict:
-    """The list part of the dashboard: one page of cards, the filters, the live-usage cursor."""
+_UNCHANGED = object()
+
+
+def _list_context(which: invitations.Filter, page: int, search: str = "", paused_at=_UNCHANGED) -> dict:
+    """The list part of the dashboard: one page of cards, the filters, the live-usage cursor.
+
+    ``paused_at``: pause all's state when this request has just changed it (the
+    current membership is a snapshot read before the change).
+    """
     company_id = current_membership().company_id
     return {
         "membership": current_membership(),
-        "paused_at": current_membership().company.invitations_paused_at,
+        "paused_at": current_membership().company.invitations_paused_at if paused_at is _UNCHANGED else paused_at,
         "page": invitations.list_for_company(
             company_id, which, page, per_page=current_app.config["INVITATIONS_PER_PAGE"], search=search
         ),
@@ -509,7 +516,9 @@ def _pause_all_answer(result: invitations.PauseAll):
         flash(message, "success")
         return redirect(_return_to())
     response = render_page_or_fragment(
-        "dashboard/index.html", block="invitation_list", **_list_context(*_view_of(_return_to()))
+        "dashboard/index.html",
+        block="invitation_list",
+        **_list_context(*_view_of(_return_to()), paused_at=result.paused_at),
     )
     return trigger(response, "announce", message)
 
