@@ -498,10 +498,6 @@ _BY_CODE = (
 # The same row and, in the same statement (so one snapshot: a use commits its
 # membership and its redemption together, and a racing request must see both
 # or neither), whether the user is a member of its company and has used it.
-_BY_CODE_FOR_USER = _BY_CODE.add_columns(
-    exists().where(Membership.user_id == bindparam("user_id"), Membership.company_id == Invitation.company_id),
-    exists().where(Redemption.invitation_id == Invitation.id, Redemption.user_id == bindparam("user_id")),
-)
 
 
 def find_by_code(code: Any) -> Invitation | None:
@@ -509,14 +505,6 @@ def find_by_code(code: Any) -> Invitation | None:
     if not well_formed_code(code):
         return None
     return db.session.execute(_BY_CODE, {"code": code}).scalar_one_or_none()
-
-
-def _find_for_user(code: Any, user: User) -> tuple[Invitation | None, bool, bool]:
-    """``find_by_code``, and whether ``user`` is a member of its company and has used it."""
-    if not well_formed_code(code):
-        return None, False, False
-    row = db.session.execute(_BY_CODE_FOR_USER, {"code": code, "user_id": user.id}).one_or_none()
-    return (row[0], row[1], row[2]) if row is not None else (None, False, False)
 
 
 _BY_ID_FOR_COMPANY = select(Invitation).where(
@@ -593,22 +581,26 @@ def unverified_refusal(invitation: Invitation, user: User) -> Refusal | None:
     return None
 
 
-def check(code: Any, user: User | None = None) -> Invitation:
+def check(code: Any, user: User | None = None) -> previews.InvitationPreview:
     """The invitation behind ``code`` if ``user`` (or anyone, if None) could accept it now.
 
     Raises ``InvitationRefused`` with the first reason that applies: the five
     invitation refusals in order (paused: the invitation, or its whole company),
     then wrong account, then wrong domain, then an unverified address (targeted
     and domain invitations), then already a member, then already used.
-    Reads only, in one statement; a GET of the invite page calls this. Without a
-    user the invitation is a read-only ``previews.InvitationPreview``; with one, the
-    ORM entity that ``accept`` goes on to change.
+    Reads only, in one statement; a GET of the invite page calls this. The
+    invitation is a read-only ``previews.InvitationPreview`` (one Core row, no
+    ORM), with or without a user; ``accept`` changes it through its conditional
+    UPDATE, never through the Session.
     """
-    if user is None:
-        # Anonymous reads (the invite page, validate): a read-only snapshot, no ORM (``previews``).
-        invitation, member, redeemed = (previews.by_code(code) if well_formed_code(code) else None), None, None
+    if not well_formed_code(code):
+        invitation, member, redeemed = None, None, None
+    elif user is None:
+        # Anonymous reads (the invite page, validate).
+        invitation, member, redeemed = previews.by_code(code), None, None
     else:
-        invitation, member, redeemed = _find_for_user(code, user)
+        # The invite page signed in, and accept: with the membership and the use, one snapshot.
+        invitation, member, redeemed = previews.by_code_for_user(code, user.id)
     reason = refusal(invitation)
     if reason is None and user is not None:
         reason = user_refusal(invitation, user, member, redeemed)
@@ -943,7 +935,10 @@ def _refusal_after_failed_update(
     ).first()
     if row is None:
         return InvitationRefused(Refusal.NOT_FOUND)
-    db.session.refresh(invitation)
+    if isinstance(invitation, Invitation):
+        db.session.refresh(invitation)
+    else:  # accept's read-only snapshot (previews): read again, in place, as refresh does
+        vars(invitation).update(vars(previews.by_code(invitation.code)))
     holding = [reason for reason, flag in zip(_CLOSED, row, strict=True) if flag and reason in considered]
     if holding:
         return InvitationRefused(holding[0], invitation)
@@ -962,10 +957,12 @@ _RETURNED = (
 )
 
 
-def _apply(invitation: Invitation, row) -> None:
-    """Set what an UPDATE … RETURNING gave as the invitation's loaded (not pending) values."""
+def _apply(invitation: Invitation | previews.InvitationPreview, row) -> None:
+    """Set what an UPDATE … RETURNING gave as the invitation's loaded (not pending) values
+    (on accept's read-only snapshot, its attributes)."""
+    keep = set_committed_value if isinstance(invitation, Invitation) else setattr
     for column, value in zip(_RETURNED, row, strict=True):
-        set_committed_value(invitation, column.key, value)
+        keep(invitation, column.key, value)
 
 
 def _commit_keeping_loaded() -> None:
