@@ -669,7 +669,8 @@ def search_parameters(search: str) -> dict[str, str]:
 def _page_statement(which: Filter, searching: bool = False):
     """A page of a company's invitations under one filter, newest first: built once per filter,
     with and without the search."""
-    query = select(Invitation).where(Invitation.company_id == bindparam("company_id"))
+    # Core columns, in the order of previews.INVITATION_KEYS: the page is read-only rows.
+    query = select(*previews.INVITATION_COLUMNS).where(Invitation.company_id == bindparam("company_id"))
     clause = filter_clause(which, bindparam("now", type_=UTCDateTime()))
     if clause is not None:
         query = query.where(clause)
@@ -687,13 +688,18 @@ _PAGES = {(which, searching): _page_statement(which, searching) for which in Fil
 
 def list_for_company(
     company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50, search: str = ""
-) -> Page[Invitation]:
+) -> Page[previews.InvitationRow]:
     """A page of the company's invitations, newest first, one query; ``search`` (see
-    ``parse_search``) narrows it to labels, addresses and codes that match."""
+    ``parse_search``) narrows it to labels, addresses and codes that match.
+
+    The items are read-only snapshots of every column (``previews.InvitationRow``): the
+    dashboard's cards and the API's list only read them; whatever changes an
+    invitation loads its ORM entity (``get_for_company``).
+    """
     parameters = {"company_id": company_id, "now": utcnow(), **page_bounds(page, per_page)}
     if search:
         parameters.update(search_parameters(search))
-    rows = list(db.session.execute(_PAGES[which, bool(search)], parameters).scalars())
+    rows = previews.rows(db.session.connection().execute(_PAGES[which, bool(search)], parameters))
     return page_from(rows, page, per_page, filter=which, search=search)
 
 

@@ -75,6 +75,20 @@ _CREATOR_END = _COMPANY_END + len(_CREATOR_KEYS)
 _COMPANY_ID, _CREATOR_ID = _COMPANY_KEYS.index("id"), _CREATOR_KEYS.index("id")
 
 
+class InvitationRow(SimpleNamespace):
+    """An invitation's columns as attributes (a row of a list: no company, no creator)."""
+
+
+#: Every column of an invitation, in table order: a list page selects these (``invitations._PAGES``).
+INVITATION_COLUMNS = tuple(column for _, column in _INVITATION)
+
+
+def rows(result) -> list[InvitationRow]:
+    """``InvitationRow``s from a result of ``INVITATION_COLUMNS``: one plain object per row, no ORM."""
+    keys = _INVITATION_KEYS
+    return [InvitationRow(**dict(zip(keys, row, strict=True))) for row in result]
+
+
 def _preview(values: tuple) -> InvitationPreview:
     """The snapshot from the columns of ``BY_CODE`` (in that order)."""
     preview = InvitationPreview(**dict(zip(_INVITATION_KEYS, values[: len(_INVITATION_KEYS)], strict=True)))
