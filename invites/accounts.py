@@ -437,6 +437,71 @@ def memberships_of(user_id: int) -> list[Membership]:
     return list(db.session.execute(_MEMBERSHIPS_OF, {"user_id": user_id}).scalars())
 
 
+class CompanySnapshot:
+    """A company as the signed-in user's membership carries it: its columns, read-only."""
+
+    __slots__ = ("id", "name", "created_at", "invitations_paused_at")
+
+    def __init__(self, id: int, name: str, created_at: datetime, invitations_paused_at: datetime | None):
+        self.id, self.name, self.created_at = id, name, created_at
+        self.invitations_paused_at = invitations_paused_at
+
+
+class MembershipSnapshot:
+    """The signed-in user's membership in one company, with the company: one Core row, read-only.
+
+    Not an ORM ``Membership``: ``tenancy.current_membership`` loads the user's
+    memberships on every dashboard request and card change, and the Session's
+    identity map and row processors cost more than the rest of the read
+    (docs/performance.md). It carries what requests read of it (``id``,
+    ``user_id``, ``company_id``, ``role``, ``role_enum``, ``company``); nothing
+    changes a membership or a company through it: role changes and pause all
+    are UPDATEs, and an answer that follows one in the same request takes its
+    value from that UPDATE (``invitations.PauseAll.paused_at``), not from here.
+    """
+
+    __slots__ = ("id", "user_id", "company_id", "role", "created_at", "company")
+
+    def __init__(self, id, user_id, company_id, role, created_at, company: CompanySnapshot):
+        self.id, self.user_id, self.company_id = id, user_id, company_id
+        self.role, self.created_at, self.company = role, created_at, company
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def __repr__(self) -> str:
+        return f"<MembershipSnapshot {self.id} user {self.user_id} company {self.company_id} {self.role}>"
+
+
+_memberships, _companies = Membership.__table__.c, Company.__table__.c
+#: ``memberships_of`` in Core: the columns of both snapshots, by company name; built once.
+_CURRENT_MEMBERSHIPS = (
+    select(
+        _memberships.id,
+        _memberships.user_id,
+        _memberships.company_id,
+        _memberships.role,
+        _memberships.created_at,
+        _companies.name,
+        _companies.created_at,
+        _companies.invitations_paused_at,
+    )
+    .select_from(Membership.__table__.join(Company.__table__, _companies.id == _memberships.company_id))
+    .where(_memberships.user_id == bindparam("user_id"))
+    .order_by(_companies.name, _companies.id)
+)
+
+
+def current_memberships_of(user_id: int) -> list[MembershipSnapshot]:
+    """``memberships_of`` as read-only snapshots (same rows, same order), in one Core statement."""
+    rows = db.session.connection().execute(_CURRENT_MEMBERSHIPS, {"user_id": user_id})
+    return [
+        MembershipSnapshot(mid, uid, cid, role, created, CompanySnapshot(cid, name, company_created, paused_at))
+        for mid, uid, cid, role, created, name, company_created, paused_at in rows
+    ]
+
+
 def get_membership(membership_id: Any, company_id: int) -> Membership | None:
     """A membership by id, only if it belongs to ``company_id``; None for any other id, however odd."""
     membership_id = as_id(membership_id)

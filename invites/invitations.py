@@ -514,10 +514,6 @@ _BY_CODE = (
 # The same row and, in the same statement (so one snapshot: a use commits its
 # membership and its redemption together, and a racing request must see both
 # or neither), whether the user is a member of its company and has used it.
-_BY_CODE_FOR_USER = _BY_CODE.add_columns(
-    exists().where(Membership.user_id == bindparam("user_id"), Membership.company_id == Invitation.company_id),
-    exists().where(Redemption.invitation_id == Invitation.id, Redemption.user_id == bindparam("user_id")),
-)
 
 
 def find_by_code(code: Any) -> Invitation | None:
@@ -525,14 +521,6 @@ def find_by_code(code: Any) -> Invitation | None:
     if not well_formed_code(code):
         return None
     return db.session.execute(_BY_CODE, {"code": code}).scalar_one_or_none()
-
-
-def _find_for_user(code: Any, user: User) -> tuple[Invitation | None, bool, bool]:
-    """``find_by_code``, and whether ``user`` is a member of its company and has used it."""
-    if not well_formed_code(code):
-        return None, False, False
-    row = db.session.execute(_BY_CODE_FOR_USER, {"code": code, "user_id": user.id}).one_or_none()
-    return (row[0], row[1], row[2]) if row is not None else (None, False, False)
 
 
 _BY_ID_FOR_COMPANY = select(Invitation).where(
@@ -609,22 +597,26 @@ def unverified_refusal(invitation: Invitation, user: User) -> Refusal | None:
     return None
 
 
-def check(code: Any, user: User | None = None) -> Invitation:
+def check(code: Any, user: User | None = None) -> previews.InvitationPreview:
     """The invitation behind ``code`` if ``user`` (or anyone, if None) could accept it now.
 
     Raises ``InvitationRefused`` with the first reason that applies: the five
     invitation refusals in order (paused: the invitation, or its whole company),
     then wrong account, then wrong domain, then an unverified address (targeted
     and domain invitations), then already a member, then already used.
-    Reads only, in one statement; a GET of the invite page calls this. Without a
-    user the invitation is a read-only ``previews.InvitationPreview``; with one, the
-    ORM entity that ``accept`` goes on to change.
+    Reads only, in one statement; a GET of the invite page calls this. The
+    invitation is a read-only ``previews.InvitationPreview`` (one Core row, no
+    ORM), with or without a user; ``accept`` changes it through its conditional
+    UPDATE, never through the Session.
     """
-    if user is None:
-        # Anonymous reads (the invite page, validate): a read-only snapshot, no ORM (``previews``).
-        invitation, member, redeemed = (previews.by_code(code) if well_formed_code(code) else None), None, None
+    if not well_formed_code(code):
+        invitation, member, redeemed = None, None, None
+    elif user is None:
+        # Anonymous reads (the invite page, validate).
+        invitation, member, redeemed = previews.by_code(code), None, None
     else:
-        invitation, member, redeemed = _find_for_user(code, user)
+        # The invite page signed in, and accept: with the membership and the use, one snapshot.
+        invitation, member, redeemed = previews.by_code_for_user(code, user.id)
     reason = refusal(invitation)
     if reason is None and user is not None:
         reason = user_refusal(invitation, user, member, redeemed)
@@ -699,7 +691,8 @@ def search_parameters(search: str) -> dict[str, Any]:
 def _page_statement(which: Filter, searching: bool = False):
     """A page of a company's invitations under one filter, newest first: built once per filter,
     with and without the search."""
-    query = select(Invitation).where(Invitation.company_id == bindparam("company_id"))
+    # Core columns, in the order of previews.INVITATION_KEYS: the page is read-only rows.
+    query = select(*previews.INVITATION_COLUMNS).where(Invitation.company_id == bindparam("company_id"))
     clause = filter_clause(which, bindparam("now", type_=UTCDateTime()))
     if clause is not None:
         query = query.where(clause)
@@ -717,13 +710,18 @@ _PAGES = {(which, searching): _page_statement(which, searching) for which in Fil
 
 def list_for_company(
     company_id: int, which: Filter = Filter.ALL, page: int = 1, per_page: int = 50, search: str = ""
-) -> Page[Invitation]:
+) -> Page[previews.InvitationRow]:
     """A page of the company's invitations, newest first, one query; ``search`` (see
-    ``parse_search``) narrows it to labels, addresses and codes that match."""
+    ``parse_search``) narrows it to labels, addresses and codes that match.
+
+    The items are read-only snapshots of every column (``previews.InvitationRow``): the
+    dashboard's cards and the API's list only read them; whatever changes an
+    invitation loads its ORM entity (``get_for_company``).
+    """
     parameters = {"company_id": company_id, "now": utcnow(), **page_bounds(page, per_page)}
     if search:
         parameters.update(search_parameters(search))
-    rows = list(db.session.execute(_PAGES[which, bool(search)], parameters).scalars())
+    rows = previews.rows(db.session.connection().execute(_PAGES[which, bool(search)], parameters))
     return page_from(rows, page, per_page, filter=which, search=search)
 
 
@@ -965,7 +963,10 @@ def _refusal_after_failed_update(
     ).first()
     if row is None:
         return InvitationRefused(Refusal.NOT_FOUND)
-    db.session.refresh(invitation)
+    if isinstance(invitation, Invitation):
+        db.session.refresh(invitation)
+    else:  # accept's read-only snapshot (previews): read again, in place, as refresh does
+        vars(invitation).update(vars(previews.by_code(invitation.code)))
     holding = [reason for reason, flag in zip(_CLOSED, row, strict=True) if flag and reason in considered]
     if holding:
         return InvitationRefused(holding[0], invitation)
@@ -984,10 +985,12 @@ _RETURNED = (
 )
 
 
-def _apply(invitation: Invitation, row) -> None:
-    """Set what an UPDATE … RETURNING gave as the invitation's loaded (not pending) values."""
+def _apply(invitation: Invitation | previews.InvitationPreview, row) -> None:
+    """Set what an UPDATE … RETURNING gave as the invitation's loaded (not pending) values
+    (on accept's read-only snapshot, its attributes)."""
+    keep = set_committed_value if isinstance(invitation, Invitation) else setattr
     for column, value in zip(_RETURNED, row, strict=True):
-        set_committed_value(invitation, column.key, value)
+        keep(invitation, column.key, value)
 
 
 def _commit_keeping_loaded() -> None:

@@ -5,24 +5,25 @@ from __future__ import annotations
 from flask import g, session
 from flask_login import current_user
 
-from .accounts import memberships_of
-from .models import Membership, Role
+from .accounts import MembershipSnapshot, current_memberships_of
 
 SESSION_KEY = "company_id"
 
 
-def current_membership() -> Membership | None:
+def current_membership() -> MembershipSnapshot | None:
     """The signed-in user's membership in the company chosen in the session.
 
     Falls back to their first company (and remembers it), so a user removed
     from a company, or one who never chose, still lands somewhere they belong.
-    Cached on ``g`` for the request.
+    Cached on ``g`` for the request. Read-only snapshots in one Core statement
+    (``accounts.MembershipSnapshot``): a change to the company or a role made in
+    this request is not seen here.
     """
     if "membership" in g:
         return g.membership
     membership = None
     if current_user.is_authenticated:
-        memberships = memberships_of(current_user.id)
+        memberships = current_memberships_of(current_user.id)
         chosen = session.get(SESSION_KEY)
         membership = next((m for m in memberships if m.company_id == chosen), None)
         if membership is None and memberships:
@@ -30,21 +31,12 @@ def current_membership() -> Membership | None:
             session[SESSION_KEY] = membership.company_id
         g.memberships = memberships
     g.membership = membership
-    # Read now, while loaded: a rollback later in the request expires the membership.
-    g.role = membership.role_enum if membership is not None else None
     return membership
 
 
-def current_role() -> Role | None:
-    """The signed-in user's role in the current company, as the request found it (no query)."""
-    current_membership()
-    return g.role
-
-
-def switch_company(company_id: int) -> Membership | None:
+def switch_company(company_id: int) -> MembershipSnapshot | None:
     """Make ``company_id`` current if the user belongs to it; None otherwise."""
     g.pop("membership", None)
-    g.pop("role", None)
     session[SESSION_KEY] = company_id
     membership = current_membership()
     return membership if membership and membership.company_id == company_id else None

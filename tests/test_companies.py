@@ -258,3 +258,30 @@ def test_members_page_query_count_does_not_grow_with_members(client, app, make, 
     for n in range(5):
         make.user(f"m{n}@example.com", company=company)
     assert statements_for_members_page() == few
+
+
+def test_current_memberships_are_the_orm_memberships_as_snapshots(app, make):
+    """tenancy reads the user's memberships in Core: the same rows, in the same order
+    (company name, then id), with every column requests read of them and of the company."""
+    from invites import accounts, invitations
+
+    zeta, _ = make.company("Zeta")
+    alpha, _ = make.company("Alpha")
+    middle, _ = make.company("Mid")
+    user = make.user("many@example.com", company=zeta, role=Role.ADMIN)
+    with app.app_context():
+        for company, role in ((alpha, Role.MEMBER), (middle, Role.OWNER)):
+            db.session.add(Membership(user_id=user.id, company_id=company.id, role=role.value))
+        db.session.commit()
+        invitations.pause_all(middle.id, user)
+        orm = accounts.memberships_of(user.id)
+        core = accounts.current_memberships_of(user.id)
+        assert [m.company.name for m in core] == ["Alpha", "Mid", "Zeta"]
+        assert [(m.id, m.user_id, m.company_id, m.role, m.role_enum, m.created_at) for m in core] == [
+            (m.id, m.user_id, m.company_id, m.role, m.role_enum, m.created_at) for m in orm
+        ]
+        assert [
+            (c.company.id, c.company.name, c.company.created_at, c.company.invitations_paused_at) for c in core
+        ] == [(m.company.id, m.company.name, m.company.created_at, m.company.invitations_paused_at) for m in orm]
+        assert [m.company.invitations_paused_at is not None for m in core] == [False, True, False]
+        assert accounts.current_memberships_of(10**9) == []

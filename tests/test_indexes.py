@@ -118,6 +118,8 @@ LOOKUPS = [
         "company_invitations",
         lambda w: lambda: invitations.get_many_for_company(w.data.toggle_ids[:20], w.data.company_id),
     ),
+    # The signed-in user's memberships with their companies (tenancy, every dashboard request): Core.
+    Lookup("current_memberships", "memberships", lambda w: lambda: accounts.current_memberships_of(w.data.owner_id)),
     Lookup("members_page", "memberships", lambda w: lambda: accounts.members_page(w.data.company_id)),
     Lookup("members_page_5", "memberships", lambda w: lambda: accounts.members_page(w.data.company_id, page=5)),
     Lookup(

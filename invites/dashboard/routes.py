@@ -31,7 +31,7 @@ from ..htmx import current_page, is_htmx, render_page_or_fragment, trigger
 from ..links import invite_url, invite_url_pattern, url_pattern
 from ..masking import short_code
 from ..models import ID_MAX, Invitation
-from ..tenancy import current_membership, current_role
+from ..tenancy import current_membership
 from ..web import (
     invitation_of_current_company,
     manager_required,
@@ -40,6 +40,7 @@ from ..web import (
     refusal_status,
     safe_next,
 )
+from .cards import CardViews
 from .forms import (
     CreateInvitationForm,
     EditInvitationForm,
@@ -59,25 +60,30 @@ def _card_helpers() -> dict:
 
     ``card_urls`` builds each kind of link on a card once per request (see
     ``links.url_pattern``): url_for for every link of every card cost a page
-    of 50 cards over a millisecond.
+    of 50 cards over a millisecond. ``card_view`` gives a card everything it
+    works out, in one call (``cards.CardViews``).
     """
+    card_urls = SimpleNamespace(
+        set_active=url_pattern("dashboard.set_active", "invitation_id"),
+        edit=url_pattern("dashboard.edit", "invitation_id"),
+        revoke=url_pattern("dashboard.revoke", "invitation_id"),
+        resend=url_pattern("dashboard.resend", "invitation_id"),
+        redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
+        remove_members=url_pattern("dashboard.remove_members", "invitation_id"),
+        activity=url_pattern("dashboard.activity", "invitation_id"),
+        invite=invite_url_pattern(),
+        qr=url_pattern("dashboard.qr", "invitation_id"),
+    )
+    membership = current_membership()
+    # Whose dashboard it is decides what the cards offer (an admin edits no Admin invitation).
+    viewer_role = membership.role_enum if membership is not None else None
     return {
         "invitations": invitations,
         "invite_url": invite_url,
         "return_to": _return_to(),
-        # Whose dashboard it is: what the cards offer them (an admin edits no Admin invitation).
-        "viewer_role": current_role(),
-        "card_urls": SimpleNamespace(
-            set_active=url_pattern("dashboard.set_active", "invitation_id"),
-            edit=url_pattern("dashboard.edit", "invitation_id"),
-            revoke=url_pattern("dashboard.revoke", "invitation_id"),
-            resend=url_pattern("dashboard.resend", "invitation_id"),
-            redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
-            remove_members=url_pattern("dashboard.remove_members", "invitation_id"),
-            activity=url_pattern("dashboard.activity", "invitation_id"),
-            invite=invite_url_pattern(),
-            qr=url_pattern("dashboard.qr", "invitation_id"),
-        ),
+        "card_urls": card_urls,
+        # One call per card for its state, actions and links, one clock reading per render.
+        "card_view": CardViews(card_urls, invitations.utcnow(), viewer_role),
     }
 
 
@@ -115,12 +121,19 @@ def _view_of(path: str) -> tuple[invitations.Filter, int, str]:
     )
 
 
-def _list_context(which: invitations.Filter, page: int, search: str = "") -> dict:
-    """The list part of the dashboard: one page of cards, the filters, the live-usage cursor."""
+_UNCHANGED = object()
+
+
+def _list_context(which: invitations.Filter, page: int, search: str = "", paused_at=_UNCHANGED) -> dict:
+    """The list part of the dashboard: one page of cards, the filters, the live-usage cursor.
+
+    ``paused_at``: pause all's state when this request has just changed it (the
+    current membership is a snapshot read before the change).
+    """
     company_id = current_membership().company_id
     return {
         "membership": current_membership(),
-        "paused_at": current_membership().company.invitations_paused_at,
+        "paused_at": current_membership().company.invitations_paused_at if paused_at is _UNCHANGED else paused_at,
         "page": invitations.list_for_company(
             company_id, which, page, per_page=current_app.config["INVITATIONS_PER_PAGE"], search=search
         ),
@@ -510,7 +523,9 @@ def _pause_all_answer(result: invitations.PauseAll):
         flash(message, "success")
         return redirect(_return_to())
     response = render_page_or_fragment(
-        "dashboard/index.html", block="invitation_list", **_list_context(*_view_of(_return_to()))
+        "dashboard/index.html",
+        block="invitation_list",
+        **_list_context(*_view_of(_return_to()), paused_at=result.paused_at),
     )
     return trigger(response, "announce", message)
 
