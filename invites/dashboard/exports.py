@@ -18,7 +18,7 @@ from .. import invitations
 from ..errors import error_response
 from ..htmx import render_page_or_fragment
 from ..links import invite_url
-from ..masking import short_code
+from ..masking import DISPLAY_CHARACTERS, short_code
 from ..tenancy import current_membership
 from ..web import invitation_of_current_company, manager_required
 from .routes import bp
@@ -81,7 +81,9 @@ def qr_image(invitation_id: int, kind: str):
     response = Response(out.getvalue(), mimetype=mimetype)
     response.headers["Cache-Control"] = NO_STORE
     if request.args.get("download"):
-        name = f"invitation-{short_code(invitation.code)}.{kind}"
+        # The code's first characters as a card shows them, without the "…": a header
+        # is Latin-1, and a server cannot send the ellipsis in one.
+        name = f"invitation-{invitation.code[:DISPLAY_CHARACTERS]}.{kind}"
         response.headers["Content-Disposition"] = f"attachment; filename={quote_header_value(name)}"
     return response
 
