@@ -219,7 +219,7 @@ def test_invitations_csv_lists_the_companys_invitations_newest_first(client, app
     assert [r[1] for r in table[1:]] == [f"{PUBLIC}/invite/{second.code}", f"{PUBLIC}/invite/{first.code}"]
     assert table[1][2:8] == ["PENDING", "yes", "", "2", "0", "2"]
     assert table[2][2:8] == ["PENDING", "no", "ann@example.com", "3", "1", "2"]
-    assert table[2][0] == first.code[:12] + "…"
+    assert table[2][0] == safe_cell(first.code[:12] + "…")
     assert table[2][8] == first.created_at.strftime("%Y-%m-%d %H:%M:%S")
     assert table[2][9] == first.expires_at.strftime("%Y-%m-%d %H:%M:%S")
     assert table[2][11] == "boss@example.com"
@@ -252,7 +252,18 @@ def test_redemptions_csv_says_who_joined_through_which_invitation(client, app, m
     assert table[0] == ["joined at (UTC)", "name", "email", "invitation", "invitation label"]
     assert [r[2] for r in table[1:]] == ["ann@example.com", "bob@example.com"]
     assert table[1][1] == ann.name
-    assert table[1][3] == inv.code[:12] + "…"
+    assert table[1][3] == safe_cell(inv.code[:12] + "…")
+
+
+def test_a_code_that_starts_like_a_formula_is_neutralised_in_both_csvs(client, app, make, acme):
+    """Codes are random URL-safe text, so one in 64 starts with "-", which a spreadsheet would compute."""
+    company, owner = acme
+    inv = new_invitation(app, company, owner)
+    set_columns(app, inv.id, code="-2-3" + inv.code[4:])
+    accept_as(app, make, "-2-3" + inv.code[4:], "ann@example.com")
+    shown = "'-2-3" + inv.code[4:12] + "…"
+    assert rows(client.get("/dashboard/company/invitations.csv"))[1][0] == shown
+    assert rows(client.get("/dashboard/company/redemptions.csv"))[1][3] == shown
 
 
 @pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.example")', "+1+2", "-2+3", "@SUM(A1)"])
