@@ -107,8 +107,17 @@ def test_anonymous_visitor_gets_login_and_signup_links_that_return_here(client, 
     assert f'href="/register?next=/invite/{code}"' in page
     assert "john@example.com" not in page  # the target address stays masked, and out of URLs
     assert "Create an account to accept" in page
+    # The header's own links come back here too: a visitor who uses them keeps the invitation.
+    assert f'<li><a href="/login?next=/invite/{code}">Log in</a></li>' in page
+    assert f'<li><a href="/register?next=/invite/{code}" role="button">Sign up</a></li>' in page
     assert "For <strong>j***@example.com</strong>" in page
     assert "Join Acme</button>" not in page
+
+
+def test_the_headers_links_elsewhere_lead_to_plain_log_in_and_sign_up(client):
+    page = page_of(client.get("/"))
+    assert '<li><a href="/login">Log in</a></li>' in page
+    assert '<li><a href="/register" role="button">Sign up</a></li>' in page
 
 
 def test_signup_link_of_a_general_invitation_carries_no_email(client, app, acme):
