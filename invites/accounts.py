@@ -563,9 +563,8 @@ def _refused_change(membership_id: int, user_id: int, company_id: int) -> Accoun
     """
     still_there = db.session.scalar(select(Membership.id).where(Membership.id == membership_id))
     if still_there is None:
-        name, company = db.session.execute(
-            select(User.name, Company.name).where(User.id == user_id, Company.id == company_id)
-        ).one()
+        company_name = select(Company.name).where(Company.id == company_id).scalar_subquery()
+        name, company = db.session.execute(select(User.name, company_name).where(User.id == user_id)).one()
         db.session.rollback()
         return MemberGone(name, company)
     db.session.rollback()
