@@ -35,6 +35,7 @@ PASSWORD_REQUIRED = "Enter your password."
 PASSWORD_INVALID = f"Use a password of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters."
 LOGIN_FAILED = "Invalid email or password."
 LAST_OWNER = "A company always keeps an owner: make someone else owner first."
+MEMBER_GONE = "{name} is no longer a member of {company}: someone removed them meanwhile."
 ROLE_INVALID = "Choose Owner, Admin or Member."
 NAME_INVALID = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
 COMPANY_NAME_INVALID = f"Company names are at most {COMPANY_NAME_MAX_LENGTH} characters."
@@ -82,6 +83,13 @@ class AccountError(Exception):
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
         super().__init__("; ".join(errors.values()))
+
+
+class MemberGone(AccountError):
+    """The membership a change was aimed at was removed meanwhile (answered 404, like any vanished row)."""
+
+    def __init__(self, name: str, company: str):
+        super().__init__({"member": MEMBER_GONE.format(name=name, company=company)})
 
 
 def _canonical(raw: str) -> str:
@@ -546,34 +554,55 @@ def _lock_company(company_id: int) -> None:
     db.session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
 
 
+def _refused_change(membership_id: int, user_id: int, company_id: int) -> AccountError:
+    """After a role change or removal matched no row: why, read in the same transaction.
+
+    The conditional statement has already decided that nothing changed; this only
+    names the reason. With the company's row still locked (PostgreSQL), no other
+    membership change of the company can slip in between.
+    """
+    still_there = db.session.scalar(select(Membership.id).where(Membership.id == membership_id))
+    if still_there is None:
+        company_name = select(Company.name).where(Company.id == company_id).scalar_subquery()
+        name, company = db.session.execute(select(User.name, company_name).where(User.id == user_id)).one()
+        db.session.rollback()
+        return MemberGone(name, company)
+    db.session.rollback()
+    return AccountError({"role": LAST_OWNER})
+
+
 def change_role(membership: Membership, role: Role, actor: User) -> Membership:
     """Set a member's role; an owner can lose the role only while another owner remains.
 
-    The role they already have changes nothing and leaves no audit row.
+    One conditional UPDATE decides: it matches the row only while the member is still
+    there, has another role, and is not the last owner. The role they already have
+    changes nothing and leaves no audit row; a member removed meanwhile raises
+    ``MemberGone``; the last owner, ``AccountError`` with ``LAST_OWNER``.
     """
-    _lock_company(membership.company_id)
-    current = db.session.scalar(select(Membership.role).where(Membership.id == membership.id))
-    if current == role.value:
-        db.session.rollback()
-        db.session.refresh(membership)
-        return membership
+    membership_id, company_id, user_id = membership.id, membership.company_id, membership.user_id
+    _lock_company(company_id)
     result = db.session.execute(
         update(Membership)
         .where(
-            Membership.id == membership.id,
-            (Membership.role != Role.OWNER.value) | _other_owners_exist(membership.company_id, membership.id),
+            Membership.id == membership_id,
+            Membership.role != role.value,
+            (Membership.role != Role.OWNER.value) | _other_owners_exist(company_id, membership_id),
         )
         .values(role=role.value)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
-        raise AccountError({"role": LAST_OWNER})
+        unchanged = db.session.scalar(select(Membership.role).where(Membership.id == membership_id))
+        if unchanged == role.value:  # already this role: nothing to do
+            db.session.rollback()
+            db.session.refresh(membership)
+            return membership
+        raise _refused_change(membership_id, user_id, company_id)
     audit.record(
         audit.Action.ROLE_CHANGE,
-        company_id=membership.company_id,
+        company_id=company_id,
         actor_id=actor.id,
-        subject_user_id=membership.user_id,
+        subject_user_id=user_id,
         detail=role.value,
     )
     db.session.commit()
@@ -582,18 +611,20 @@ def change_role(membership: Membership, role: Role, actor: User) -> Membership:
 
 
 def remove_member(membership: Membership, actor: User) -> None:
-    """Remove a member; the last owner cannot be removed."""
-    company_id, user_id = membership.company_id, membership.user_id
+    """Remove a member; the last owner cannot be removed.
+
+    One conditional DELETE decides; a member removed meanwhile raises ``MemberGone``.
+    """
+    membership_id, company_id, user_id = membership.id, membership.company_id, membership.user_id
     _lock_company(company_id)
     result = db.session.execute(
         Membership.__table__.delete().where(
-            Membership.id == membership.id,
-            (Membership.role != Role.OWNER.value) | _other_owners_exist(company_id, membership.id),
+            Membership.id == membership_id,
+            (Membership.role != Role.OWNER.value) | _other_owners_exist(company_id, membership_id),
         )
     )
     if result.rowcount != 1:
-        db.session.rollback()
-        raise AccountError({"role": LAST_OWNER})
+        raise _refused_change(membership_id, user_id, company_id)
     audit.record(
         audit.Action.MEMBER_REMOVE,
         company_id=company_id,

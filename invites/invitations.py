@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -1637,6 +1637,10 @@ KEPT_PROMOTED = "was made {role} since"
 KEPT_ADMIN = "is an Admin: only an owner can remove Admins"
 # A role that changed between the removal's DELETE and the read of who is left.
 KEPT_CHANGED = "had their role changed during the removal"
+# Used this invitation, left (or was removed), and is a member again through something else:
+# their membership is not this invitation's, so a removal through it neither counts nor removes them.
+KEPT_REJOINED = "left and joined again through another invitation, so they are not counted"
+KEPT_ADDED_AGAIN = "left and was added again without this invitation, so they are not counted"
 
 
 @dataclass(frozen=True)
@@ -1660,6 +1664,14 @@ class MembersRemoval:
     kept: list[Joiner]
     #: True when this removal revoked the invitation (False: it was revoked already).
     revoked: bool = False
+    #: (plan only) who used the invitation and is a member again through another membership
+    #: (``KEPT_REJOINED``, ``KEPT_ADDED_AGAIN``): shown with why, counted in neither list.
+    not_through_it: list[Joiner] = field(default_factory=list)
+
+    @property
+    def not_through_it_reasons(self) -> dict[int, str]:
+        """Why each member who is not counted is not, by user id."""
+        return {j.user_id: j.kept_because for j in self.not_through_it}
 
     @property
     def kept_reasons(self) -> dict[int, str]:
@@ -1713,13 +1725,44 @@ def _joiner(row, actor_role: Role) -> Joiner:
 def removal_plan(invitation: Invitation, actor_role: Role) -> MembersRemoval:
     """Who ``remove_members`` would remove and keep (and why) if ``actor_role`` asked now.
 
-    Reads only: the confirmation names these numbers. Who has left already counts in neither.
+    Reads only, in one query: the confirmation names these numbers. Who has left already
+    counts in neither; who left and is a member again through something other than this
+    invitation counts in neither either, and is listed in ``not_through_it`` with why.
     """
-    joiners = [_joiner(row, actor_role) for row in _joiners_still_members(invitation)]
+    rows = db.session.execute(
+        select(
+            User.id,
+            User.name,
+            User.email,
+            Membership.role,
+            Redemption.role.label("granted"),
+            Membership.invitation_id,
+        )
+        .select_from(Redemption)
+        .join(User, User.id == Redemption.user_id)
+        .join(
+            Membership,
+            and_(Membership.user_id == Redemption.user_id, Membership.company_id == invitation.company_id),
+        )
+        .where(Redemption.invitation_id == invitation.id)
+        .order_by(Redemption.created_at, Redemption.id)
+    ).all()
+    joiners = [_joiner(row, actor_role) for row in rows if row.invitation_id == invitation.id]
     return MembersRemoval(
         invitation=invitation,
         removed=[j for j in joiners if j.kept_because is None],
         kept=[j for j in joiners if j.kept_because is not None],
+        not_through_it=[
+            Joiner(
+                row.id,
+                row.name,
+                row.email,
+                Role(row.role),
+                KEPT_ADDED_AGAIN if row.invitation_id is None else KEPT_REJOINED,
+            )
+            for row in rows
+            if row.invitation_id != invitation.id
+        ],
     )
 
 

@@ -119,7 +119,7 @@ class User(UserMixin, db.Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Part of the id the session cookie carries (``get_id``); a new one ends every
     #: session signed in with the old one (log out, password reset, removal).
-    session_token: Mapped[str | None] = mapped_column(String(64), default=new_session_token)
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 

@@ -94,10 +94,30 @@ def run_migrations_online():
             connection.exec_driver_sql("SET statement_timeout = 0")
             # Ends the transaction SET began, so that Alembic's own commits the migration.
             connection.commit()
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A table rebuild (batch mode) drops the original table: with foreign keys
+            # enforced, that fails, or runs the ON DELETE actions of every table that
+            # points at it. SQLite's documented procedure: foreign keys off (a pragma that
+            # works only outside a transaction), rebuild, PRAGMA foreign_key_check, on.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        # Raising here rolls the migrations back.
+                        raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
+        finally:
+            if sqlite:
+                # The pooled connection goes back to the app with its foreign keys on.
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -84,8 +84,12 @@
   // Keep the keyboard where it was across a card swap. htmx restores focus by id, but
   // hx-disabled-elt has already taken it away from the button by then; so remember
   // the button (and its card) per request, and return to it, or to the card if the
-  // button is gone (after Revoke), once the new card has settled. Per request: the
+  // button is gone (after Revoke), as soon as the new card is in. Per request: the
   // live-usage poll keeps asking meanwhile, and must not make the page forget.
+  // On afterSwap, not afterSettle: a poll that re-sends the card within htmx's settle
+  // delay (20 ms, longer on a loaded machine) replaces the new card before it settles,
+  // and the afterSettle of a card no longer in the page never reaches document.body;
+  // once the button has the focus, htmx keeps it across the poll's swap (same id).
   var focusAfterSwap = new Map();
   function changingCard(event) {
     // A request that will replace its card (Pause, Start, Revoke), not one that loads
@@ -106,7 +110,7 @@
     var card = changingCard(event);
     if (card) card.removeAttribute("data-busy");
   });
-  document.body.addEventListener("htmx:afterSettle", function (event) {
+  document.body.addEventListener("htmx:afterSwap", function (event) {
     var config = event.detail.requestConfig;
     if (!config || !focusAfterSwap.has(config.elt)) return;
     var wanted = focusAfterSwap.get(config.elt);

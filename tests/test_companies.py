@@ -3,8 +3,9 @@
 import pytest
 import sqlalchemy as sa
 
+from invites import accounts
 from invites.extensions import db
-from invites.models import Membership, Role
+from invites.models import AuditEvent, Membership, Role
 
 
 def role_of(app, user) -> str | None:
@@ -285,3 +286,51 @@ def test_current_memberships_are_the_orm_memberships_as_snapshots(app, make):
         ] == [(m.company.id, m.company.name, m.company.created_at, m.company.invitations_paused_at) for m in orm]
         assert [m.company.invitations_paused_at is not None for m in core] == [False, True, False]
         assert accounts.current_memberships_of(10**9) == []
+
+
+def removed_meanwhile(monkeypatch, name: str) -> None:
+    """``accounts.<name>`` finds its member removed by someone else, after the page loaded the row.
+
+    The removal commits on a connection of its own, as another owner's request would,
+    between the view's lookup of the membership and the domain's statement.
+    """
+    real = getattr(accounts, name)
+
+    def after_a_removal(membership, *args):
+        with db.engine.begin() as other_request:
+            other_request.execute(sa.delete(Membership).where(Membership.id == membership.id))
+        return real(membership, *args)
+
+    monkeypatch.setattr(accounts, name, after_a_removal)
+
+
+def audit_actions(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+@pytest.mark.parametrize(
+    ("action", "url", "data"),
+    [("change_role", "role", {"role": "ADMIN"}), ("remove_member", "remove", {"confirm": "yes"})],
+)
+def test_a_member_removed_meanwhile_is_said_to_be_gone_not_the_last_owner(
+    client, app, make, auth, monkeypatch, action, url, data
+):
+    """Someone removed Mia while the owner was changing her role (or removing her):
+    the answer is that she is no longer a member, with the 404 of any vanished row,
+    not the last-owner refusal; nothing is recorded."""
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    mia = make.user("mia@example.com", company=company, name="Mia Moss")
+    auth.login("boss@example.com")
+    before = audit_actions(app)
+    removed_meanwhile(monkeypatch, action)
+    response = client.post(f"/company/members/{membership_id(app, mia)}/{url}", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "Mia Moss is no longer a member of Acme: someone removed them meanwhile." in page
+    assert "A company always keeps an owner" not in page
+    assert role_of(app, mia) is None and role_of(app, owner) == "OWNER"
+    assert audit_actions(app) == before
+    # The members page, loaded again, shows who is left.
+    members = client.get("/company/members").get_data(as_text=True)
+    assert "Mia Moss" not in members and "A company always keeps an owner" not in members

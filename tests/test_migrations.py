@@ -134,7 +134,7 @@ def test_database_rejects_broken_invariants(migrating_app, assignment):
     with db.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"
+                "INSERT INTO users (id, email, name, password_hash, created_at, session_token) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00', 't1')"
             )
         )
         conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
@@ -152,7 +152,7 @@ def test_database_rejects_broken_invariants(migrating_app, assignment):
 @pytest.mark.parametrize(
     "statement",
     [
-        "INSERT INTO users (email, name, password_hash, created_at) VALUES ('Mixed@Example.com', 'M', 'x', '2025-01-01 00:00:00')",
+        "INSERT INTO users (email, name, password_hash, created_at, session_token) VALUES ('Mixed@Example.com', 'M', 'x', '2025-01-01 00:00:00', 't2')",
         "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'KING', '2025-01-01 00:00:00')",
         "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (1, 1, 'MEMBER', '2025-01-01 00:00:00')",
         "INSERT INTO memberships (user_id, company_id, role, created_at) VALUES (99, 1, 'MEMBER', '2025-01-01 00:00:00')",
@@ -163,7 +163,7 @@ def test_database_rejects_bad_accounts(migrating_app, statement):
     with db.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00')"
+                "INSERT INTO users (id, email, name, password_hash, created_at, session_token) VALUES (1, 'a@example.com', 'A', 'x', '2025-01-01 00:00:00', 't1')"
             )
         )
         conn.execute(sa.text("INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"))
@@ -332,3 +332,112 @@ def test_memberships_learn_the_invitation_they_came_from_and_uses_what_they_gran
     with pytest.raises(sa.exc.IntegrityError):
         with db.engine.begin() as conn:
             conn.execute(sa.text("UPDATE memberships SET invitation_id = 99 WHERE user_id = 2"))
+
+
+def _rows(conn) -> dict[str, int]:
+    return {
+        table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+        for table in ("users", "company_invitations", "invitation_redemptions", "memberships", "email_outbox")
+    }
+
+
+def _refused(statement: str) -> bool:
+    """Whether the database refuses ``statement`` (rolled back either way)."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+            raise _Accepted
+    except sa.exc.IntegrityError:
+        return True
+    except _Accepted:
+        return False
+
+
+class _Accepted(Exception):
+    """The statement went through; rolled back so that the next one starts from the same rows."""
+
+
+def test_0010_adds_the_email_state_check_and_not_null_session_tokens_on_both_databases(migrating_app):
+    """On a database with rows: 0010 keeps every row (nothing pointing at the two rebuilt
+    tables is lost on SQLite, where they are copied), gives a token to a user without one,
+    and from then on the database refuses an unknown email state and a user without a
+    session token, on SQLite as on PostgreSQL; 0008's CHECKs and the foreign keys still
+    hold. Downgraded, the column takes NULL again (and SQLite drops its CHECK)."""
+    upgrade(directory=MIGRATIONS, revision="0009_membership_origin")
+    day = "'2025-01-0{} 00:00:00'"
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, password_hash, created_at, session_token) VALUES "
+                f"(1, 'boss@example.com', 'B', 'x', {day.format(1)}, 'token-1'), "
+                f"(2, 'ann@example.com', 'A', 'x', {day.format(1)}, NULL)"
+            )
+        )
+        conn.execute(sa.text(f"INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', {day.format(1)})"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO company_invitations (id, code, status, company_id, created_by, created_at, "
+                "expires_at, max_uses, used_count, email, email_state) VALUES "
+                f"(1, 'c1', 'PENDING', 1, 1, {day.format(1)}, {day.format(9)}, 5, 1, NULL, NULL), "
+                f"(2, 'c2', 'PENDING', 1, 1, {day.format(1)}, {day.format(9)}, 1, 0, 'ann@example.com', 'sent')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO invitation_redemptions (id, invitation_id, user_id, created_at) "
+                f"VALUES (1, 1, 2, {day.format(2)})"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO memberships (user_id, company_id, role, created_at, invitation_id) VALUES "
+                f"(1, 1, 'OWNER', {day.format(1)}, NULL), (2, 1, 'MEMBER', {day.format(2)}, 1)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO email_outbox (message_id, kind, recipient, subject, body_text, body_html, user_id, "
+                "invitation_id, state, created_at, next_attempt_at, sent_at) VALUES "
+                f"('<m1@x>', 'invitation', 'ann@example.com', 's', 't', 'h', NULL, 2, 'sent', {day.format(2)}, "
+                f"{day.format(2)}, {day.format(2)})"
+            )
+        )
+        before = _rows(conn)
+
+    upgrade(directory=MIGRATIONS)
+    with db.engine.connect() as conn:
+        assert (
+            _rows(conn)
+            == before
+            == {
+                "users": 2,
+                "company_invitations": 2,
+                "invitation_redemptions": 1,
+                "memberships": 2,
+                "email_outbox": 1,
+            }
+        )
+        tokens = dict(conn.execute(sa.text("SELECT id, session_token FROM users")).tuples().all())
+        assert tokens[1] == "token-1" and len(tokens[2]) >= 32
+        assert conn.execute(sa.text("SELECT email_state FROM company_invitations WHERE id = 2")).scalar() == "sent"
+        assert conn.execute(sa.text("SELECT invitation_id FROM memberships WHERE user_id = 2")).scalar() == 1
+    assert _refused("UPDATE company_invitations SET email_state = 'lost' WHERE id = 1")
+    assert not _refused("UPDATE company_invitations SET email_state = 'queued' WHERE id = 1")
+    assert _refused("UPDATE users SET session_token = NULL WHERE id = 1")
+    assert _refused(
+        "INSERT INTO users (email, name, password_hash, created_at) VALUES ('cy@example.com', 'C', 'x', '2025-01-01')"
+    )
+    # What held before still holds: 0008's CHECKs (named now on SQLite too), and the
+    # foreign keys, which the app's connections enforce again after the migration.
+    for assignment in ("role = 'OWNER'", "label = ''", "version = 0", "allowed_domain = 'Acme.com'"):
+        assert _refused(f"UPDATE company_invitations SET {assignment} WHERE id = 1"), assignment
+    assert _refused("UPDATE memberships SET invitation_id = 99 WHERE user_id = 2")
+    assert _refused("DELETE FROM users WHERE id = 1")  # invitations were created by them
+
+    downgrade(directory=MIGRATIONS, revision="0009_membership_origin")
+    with db.engine.connect() as conn:
+        assert _rows(conn) == before
+    assert not _refused("UPDATE users SET session_token = NULL WHERE id = 1")
+    # PostgreSQL has had this CHECK since 0007; SQLite only from 0010.
+    assert _refused("UPDATE company_invitations SET email_state = 'lost' WHERE id = 1") == (BACKEND == "postgresql")
+    assert _refused("UPDATE company_invitations SET role = 'OWNER' WHERE id = 1")

@@ -609,3 +609,52 @@ def test_who_came_back_through_another_invitation_is_not_removed_through_the_fir
         assert (result.removed, result.kept) == ([], [])
     assert roles(app, company.id) == {"Acme Owner": "OWNER", "Ann": "MEMBER"}
     assert events(app, "member.remove") == [(owner.id, None, ann)]
+
+
+def test_who_used_it_says_why_someone_who_came_back_another_way_is_not_counted(app, make):
+    """Ann joined through A, was removed, and joined again through B; Mia joined through A.
+    A's "Who used it" shows Ann as a member and says why a removal through A does not count
+    or remove her, in the card (htmx) and on the page, and the page that asks without
+    JavaScript lists her as kept, with why. The count and the removal stay Mia's alone."""
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    with app.app_context():
+        boss = db.session.get(User, owner.id)
+        first = invitations.create(company.id, boss, invitations.parse_new_invitation(None, 3, 7))
+        second = invitations.create(company.id, boss, invitations.parse_new_invitation(None, 3, 7))
+        first_id, first_code, second_code = first.id, first.code, second.code
+    ann = join(app, make, first_code, "Ann")
+    with app.app_context():
+        membership = db.session.execute(
+            sa.select(Membership).where(Membership.user_id == ann, Membership.company_id == company.id)
+        ).scalar_one()
+        accounts.remove_member(membership, db.session.get(User, owner.id))
+        invitations.accept(second_code, db.session.get(User, ann))
+    join(app, make, first_code, "Mia")
+    client = signed_in(app, "boss@example.com")
+    who_used = f"/dashboard/company/invitations/{first_id}/redemptions"
+    why = "a removal keeps them: left and joined again through another invitation, so they are not counted"
+    card, page = text(client.get(who_used, headers=HX)), text(client.get(who_used))
+    for body in (card, page):
+        assert re.search(
+            rf"Ann <small>\(ann@example.com\)</small>,\s*<time[^>]*>[^<]*</time>\s*<small[^>]*>{why}<", body
+        )
+        assert "no longer a member" not in body
+        assert "Remove everyone who joined through this invitation (1)" in body
+        assert "Remove 1 person who joined through invitation" in body
+    assert "<html" not in card and "<html" in page
+
+    ask = text(client.post(remove_url(first_id)))
+    assert f"Remove 1 person who joined through invitation <code>{short_code(first_code)}</code>?" in ask
+    assert "Mia <small>(mia@example.com)</small>" in ask
+    assert (
+        "Ann <small>(ann@example.com)</small> left and joined again through another invitation, "
+        "so they are not counted" in ask
+    )
+
+    done = client.post(remove_url(first_id), data={"confirm": "yes"})
+    assert done.status_code == 302
+    assert roles(app, company.id) == {"Acme Owner": "OWNER", "Ann": "MEMBER"}
+    after = text(client.get(who_used))
+    assert "Removed 1 person who joined through invitation" in after
+    assert "Mia <small>(mia@example.com)</small>" in after and len(re.findall("no longer a member", after)) == 1
+    assert why in after and "Remove everyone who joined" not in after

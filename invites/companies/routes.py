@@ -54,12 +54,16 @@ def change_role(membership_id: int):
     if not form.validate_on_submit():
         # The page only offers the three roles; anything else was made by hand.
         return error_response(400, accounts.ROLE_INVALID)
+    name = target.user.name
     try:
         accounts.change_role(target, Role(form.role.data), current_user)
+    except accounts.MemberGone as exc:
+        # Removed by someone else since the page was shown: a vanished row is a 404.
+        return error_response(404, exc.errors["member"])
     except accounts.AccountError as exc:
         flash(exc.errors["role"], "error")
     else:
-        flash(f"{target.user.name} is now {form.role.data.lower()}.", "success")
+        flash(f"{name} is now {form.role.data.lower()}.", "success")
     return redirect(url_for(".members"))
 
 
@@ -80,6 +84,8 @@ def remove(membership_id: int):
         return render_template("companies/remove.html", target=target)
     try:
         accounts.remove_member(target, current_user)
+    except accounts.MemberGone as exc:
+        return error_response(404, exc.errors["member"])
     except accounts.AccountError as exc:
         flash(exc.errors["role"], "error")
     else:

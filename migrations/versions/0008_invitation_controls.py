@@ -73,8 +73,21 @@ def upgrade():
 
 def downgrade():
     op.drop_column("companies", "invitations_paused_at")
-    if op.get_bind().dialect.name == "postgresql":
-        for name, _ in CHECKS.values():
-            op.drop_constraint(op.f(f"chk_{name}"), "company_invitations", type_="check")
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        # 0010 names these CHECKs on SQLite, as table constraints, which SQLite's DROP
+        # COLUMN refuses to drop with their column: copy the table without either (batch
+        # mode; migrations/env.py runs SQLite migrations with foreign keys off). Before
+        # 0010 they are the columns' own constraints, which the copy leaves out too.
+        present = {c["name"] for c in sa.inspect(bind).get_check_constraints("company_invitations")}
+        with op.batch_alter_table("company_invitations", recreate="always") as batch:
+            for name, _ in CHECKS.values():
+                if op.f(f"chk_{name}") in present:
+                    batch.drop_constraint(op.f(f"chk_{name}"), type_="check")
+            for column in reversed(list(COLUMNS)):
+                batch.drop_column(column)
+        return
+    for name, _ in CHECKS.values():
+        op.drop_constraint(op.f(f"chk_{name}"), "company_invitations", type_="check")
     for column in reversed(list(COLUMNS)):
         op.drop_column("company_invitations", column)

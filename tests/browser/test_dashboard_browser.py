@@ -106,14 +106,49 @@ def test_max_uses_out_of_range_shows_the_error_and_stores_nothing(new_page, app,
     assert invitation_count(app) == 0
 
 
+class LiveUsage:
+    """The dashboard's live-usage polls, under the test's control.
+
+    While ``held``, each poll is answered 204 ("nothing new", as the server answers
+    most of them) without reaching the server; ``let_through`` lets the next poll
+    reach the server and waits until its answer has swapped the card ``card_id``.
+    Without this, a poll lands whenever its 3 s timer and the machine's load say:
+    it re-sends every card changed past the page's cursor, and one that landed in
+    htmx's settle delay after a card's own swap once detached that card before its
+    ``htmx:afterSettle`` (see app.js: focus is now restored on ``htmx:afterSwap``).
+    """
+
+    def __init__(self, page):
+        self.page = page
+        self.held = True
+        page.route(re.compile(r"/dashboard/company/changes\?"), self._answer)
+
+    def _answer(self, route) -> None:
+        if self.held:
+            route.fulfill(status=204)
+        else:
+            route.continue_()
+
+    def let_through(self, card_id: str) -> None:
+        """Let polls reach the server until one has swapped in a new ``card_id`` (a new element)."""
+        card = self.page.locator(f"#{card_id}")
+        card.evaluate("element => { element.__beforePoll = true }")
+        self.held = False
+        # The locator finds the card by id afresh each time: the poll's card is a new element.
+        expect(card).not_to_have_js_property("__beforePoll", True, timeout=15_000)
+        self.held = True
+
+
 def test_pause_and_start_swap_only_the_card(new_page, app, acme):
     company, owner = acme
     invitation = new_invitation(app, company, owner, max_uses=5)
     neighbour = new_invitation(app, company, owner, max_uses=2)
-    # Live usage sends the cards of the last 10 s again with each poll: on a slow machine
-    # that re-rendered the untouched neighbour. Its creation is old news here.
+    # Live usage re-sends every card changed past the page's cursor with each poll, and
+    # the cards of the last 10 s (audit.RECENT): the neighbour's creation is old news here,
+    # and the test decides when a poll lands.
     age_audit_trail(app)
     page = new_page()
+    live_usage = LiveUsage(page)
     log_in(page, "boss@example.com")
     mark_page(page)
     card = card_of(page, invitation.id)
@@ -134,6 +169,14 @@ def test_pause_and_start_swap_only_the_card(new_page, app, acme):
     assert_not_reloaded(page)
     assert load(app, invitation.id).is_active is False
 
+    # Live usage then re-sends the paused card: the same card, the keyboard still on Start,
+    # the neighbour untouched.
+    live_usage.let_through(f"invitation-{invitation.id}")
+    expect(card.locator(".badge-paused")).to_have_text("PAUSED")
+    expect(start).to_be_focused()
+    assert card_of(page, neighbour.id).evaluate("element => element.__untouched === true")
+    assert_not_reloaded(page)
+
     # While the request is in flight: a spinner, and the button disabled against double clicks.
     held = []
     page.route("**/active", lambda route: held.append(route))
@@ -143,11 +186,19 @@ def test_pause_and_start_swap_only_the_card(new_page, app, acme):
     held[0].continue_()
     expect(card.locator(".badge-paused")).to_have_count(0)
     assert_paused_look(card, paused=False)
-    expect(card.get_by_role("button", name=f"Pause invitation {name}")).to_be_visible()
+    pause = card.get_by_role("button", name=f"Pause invitation {name}")
+    expect(pause).to_be_visible()
     expect(card).to_contain_text("PENDING")
     assert card_of(page, neighbour.id).evaluate("element => element.__untouched === true")
     assert_not_reloaded(page)
     assert load(app, invitation.id).is_active is True
+
+    # And after the next poll, which brings the started card again, nothing else has moved.
+    live_usage.let_through(f"invitation-{invitation.id}")
+    expect(card.locator(".badge-paused")).to_have_count(0)
+    expect(pause).to_be_visible()
+    assert card_of(page, neighbour.id).evaluate("element => element.__untouched === true")
+    assert_not_reloaded(page)
 
 
 def test_copy_link_puts_the_link_on_the_clipboard(new_page, app, acme, live_server):
