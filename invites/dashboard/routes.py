@@ -34,6 +34,7 @@ from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership
 from ..web import (
     invitation_of_current_company,
+    invitation_row_of_current_company,
     manager_required,
     page_company_required,
     parse_page,
@@ -256,7 +257,7 @@ def create():
 @page_company_required
 def set_active(invitation_id: int):
     """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
-    invitation = invitation_of_current_company(invitation_id)
+    invitation = invitation_row_of_current_company(invitation_id)
     form = ToggleForm()
     if not form.validate_on_submit():
         return error_response(400, "Choose whether to pause or start the invitation.")
