@@ -24,6 +24,7 @@ from . import (
     links,
     operations,
     security,
+    sessions,
 )
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, migrate
@@ -81,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder="../static",
     )
     app.json = JSONProvider(app)
+    app.session_interface = sessions.SessionInterface()
     app.config.update(
         PASSWORD_HASH_METHOD="scrypt",
         # Forms and JSON bodies are small; anything larger is refused with 413.

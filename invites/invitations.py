@@ -538,6 +538,23 @@ def get_for_company(invitation_id: Any, company_id: int) -> Invitation | None:
     ).scalar_one_or_none()
 
 
+_ROW_BY_ID_FOR_COMPANY = select(*previews.INVITATION_COLUMNS).where(
+    Invitation.id == bindparam("invitation_id"), Invitation.company_id == bindparam("company_id")
+)
+
+
+def row_for_company(invitation_id: Any, company_id: int) -> previews.InvitationRow | None:
+    """``get_for_company`` as a read-only Core row (no identity map): for a change made
+    by one conditional UPDATE (pause, start), which brings the row up to date itself."""
+    invitation_id = as_id(invitation_id)
+    if invitation_id is None:
+        return None
+    found = db.session.connection().execute(
+        _ROW_BY_ID_FOR_COMPANY, {"invitation_id": invitation_id, "company_id": company_id}
+    )
+    return next(iter(previews.rows(found)), None)
+
+
 def get_many_for_company(invitation_ids: list[int], company_id: int) -> list[Invitation]:
     """The invitations among ``invitation_ids`` that belong to ``company_id``, newest first."""
     if not invitation_ids:
@@ -965,6 +982,8 @@ def _refusal_after_failed_update(
         return InvitationRefused(Refusal.NOT_FOUND)
     if isinstance(invitation, Invitation):
         db.session.refresh(invitation)
+    elif isinstance(invitation, previews.InvitationRow):  # pause or start's row: read again, in place
+        vars(invitation).update(vars(row_for_company(invitation_id, invitation.company_id)))
     else:  # accept's read-only snapshot (previews): read again, in place, as refresh does
         vars(invitation).update(vars(previews.by_code(invitation.code)))
     holding = [reason for reason, flag in zip(_CLOSED, row, strict=True) if flag and reason in considered]
@@ -1027,17 +1046,67 @@ def _set_active_statement(active: bool | None):
 _SET_ACTIVE = {active: _set_active_statement(active) for active in (True, False, None)}
 
 
-def set_active(invitation: Invitation, actor: User, active: bool | None = None) -> Invitation:
+def _set_active_statement_postgresql(active: bool | None):
+    """PostgreSQL: ``_set_active_statement`` and its audit row in one statement, as accept's.
+
+    A data-modifying CTE: the INSERT selects from the UPDATE's RETURNING, so when
+    the UPDATE matches nothing no audit row is written and no row comes back. The
+    action (start or pause) is the state the row was given.
+    """
+    changed = (
+        _set_active_statement(active)
+        .returning(Invitation.id.label("invitation_id"), Invitation.company_id.label("invitation_company_id"))
+        .cte("changed")
+    )
+    event = (
+        insert(audit.AuditEvent.__table__)
+        .from_select(
+            ["company_id", "actor_id", "action", "invitation_id", "invitation_short_code", "created_at"],
+            select(
+                changed.c.invitation_company_id,
+                bindparam("actor_id"),
+                case((changed.c.is_active, literal(audit.Action.START.value)), else_=literal(audit.Action.PAUSE.value)),
+                changed.c.invitation_id,
+                bindparam("short_code"),
+                bindparam("now", type_=UTCDateTime()),
+            ),
+        )
+        .cte("event")
+    )
+    return select(*(changed.c[column.key] for column in _RETURNED)).add_cte(event)
+
+
+_SET_ACTIVE_POSTGRESQL = {active: _set_active_statement_postgresql(active) for active in (True, False, None)}
+
+
+def set_active(
+    invitation: Invitation | previews.InvitationRow, actor: User, active: bool | None = None
+) -> Invitation | previews.InvitationRow:
     """Pause (False), start (True) or toggle (None) an invitation that can still be used.
 
     One UPDATE decides, so two admins pausing at once both see it paused, and
     an invitation that filled up or was revoked meanwhile is refused. Asking
     for the state it is already in (a second tab, a double click) changes
     nothing: no audit row, so no other dashboard is sent the card again.
+    ``invitation`` may be the ORM entity or a read-only row (``row_for_company``):
+    either is brought up to date from the UPDATE's RETURNING.
     """
     # On the Session's connection: a plain UPDATE … RETURNING, without the ORM's bulk-update
     # machinery (the identity map is not synchronised anyway; _apply sets what came back).
-    row = db.session.connection().execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
+    connection = db.session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:  # the UPDATE and its audit row in one statement
+        row = connection.execute(
+            _SET_ACTIVE_POSTGRESQL[active],
+            {
+                "invitation_id": invitation.id,
+                "actor_id": actor.id,
+                "short_code": short_code(invitation.code),
+                "now": utcnow(),
+            },
+        ).first()
+    else:
+        row = connection.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
     if row is None:
         refused = _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL), otherwise=None
@@ -1046,6 +1115,9 @@ def set_active(invitation: Invitation, actor: User, active: bool | None = None) 
             raise refused
         return invitation
     _apply(invitation, row)
+    if postgresql:
+        _commit_keeping_loaded()
+        return invitation
     return _commit_change(invitation, actor, audit.Action.START if row.is_active else audit.Action.PAUSE)
 
 

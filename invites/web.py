@@ -22,7 +22,7 @@ from flask import flash, make_response, redirect, request, url_for
 from flask_login import login_required
 from werkzeug.exceptions import Forbidden, NotFound
 
-from . import accounts, invitations
+from . import accounts, invitations, previews
 from .htmx import is_htmx_request
 from .invitations import Refusal
 from .models import Invitation, Membership, Role
@@ -108,6 +108,16 @@ def invitation_of_current_company(invitation_id: Any) -> Invitation:
     """An invitation of the current company; ``InvitationNotFound`` (404) for any other."""
     membership = current_membership()
     invitation = invitations.get_for_company(invitation_id, membership.company_id) if membership else None
+    if invitation is None:
+        raise InvitationNotFound()
+    return invitation
+
+
+def invitation_row_of_current_company(invitation_id: Any) -> previews.InvitationRow:
+    """``invitation_of_current_company`` as a read-only row, for pause and start
+    (``invitations.set_active``); ``InvitationNotFound`` (404) for any other."""
+    membership = current_membership()
+    invitation = invitations.row_for_company(invitation_id, membership.company_id) if membership else None
     if invitation is None:
         raise InvitationNotFound()
     return invitation

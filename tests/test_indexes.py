@@ -70,6 +70,12 @@ def session_id(user_id: int) -> str:
 
 
 LOOKUPS = [
+    # Pause and start read the invitation by id within the company (Core row).
+    Lookup(
+        "invitation_row_by_id",
+        "company_invitations",
+        lambda w: lambda: invitations.row_for_company(w.data.toggle_ids[0], w.data.company_id),
+    ),
     Lookup("code", "company_invitations", lambda w: lambda: invitations.find_by_code(w.data.usable_codes[0])),
     # The anonymous check's Core snapshot (invites/previews.py): the same joins, another statement.
     Lookup("code_preview", "company_invitations", lambda w: lambda: invitations.check(w.data.usable_codes[0])),
@@ -258,4 +264,50 @@ def test_sqlite_accept_writes_by_primary_key(world):
     assert [d for d in details if d.startswith(("SEARCH", "SCAN"))] == [
         "SEARCH company_invitations USING INTEGER PRIMARY KEY (rowid=?)",
         "SEARCH companies USING INTEGER PRIMARY KEY (rowid=?)",
+    ], details
+
+
+def pause_writes(world: World) -> list[tuple[str, object]]:
+    """What the card's Pause sends after reading the invitation's row: the UPDATE and its audit row."""
+    with world.app.app_context():
+        owner = load_user(session_id(world.data.owner_id))
+        row = invitations.row_for_company(world.data.toggle_ids[0], world.data.company_id)
+        with StatementLog(db.engine) as log:
+            invitations.set_active(row, owner, active=False)
+        assert not row.is_active
+        invitations.set_active(row, owner, active=True)  # as it was, for the other tests
+        db.session.remove()
+    return log.statements
+
+
+@pytest.mark.postgresql
+def test_postgresql_pause_writes_in_one_statement_without_a_sequential_scan(world):
+    ((sql, params),) = pause_writes(world)
+    with world.app.app_context():
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        document = cursor.fetchone()[0]
+        db.session.rollback()
+        db.session.remove()
+    plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+    nodes = list(postgresql_plan_nodes(plan))
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(plan, indent=1)
+    assert [n["Relation Name"] for n in nodes if n.get("Operation") == "Update"] == ["company_invitations"]
+    assert [n["Relation Name"] for n in nodes if n.get("Operation") == "Insert"] == ["audit_events"]
+
+
+@pytest.mark.sqlite
+def test_sqlite_pause_writes_by_primary_key(world):
+    writes = pause_writes(world)
+    assert [" ".join(sql.split()[:3]) for sql, _ in writes] == [
+        "UPDATE company_invitations SET",
+        "INSERT INTO audit_events",
+    ]
+    sql, params = writes[0]
+    with world.app.app_context():
+        raw = db.session.connection().connection.dbapi_connection
+        details = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+        db.session.remove()
+    assert [d for d in details if d.startswith(("SEARCH", "SCAN"))] == [
+        "SEARCH company_invitations USING INTEGER PRIMARY KEY (rowid=?)"
     ], details

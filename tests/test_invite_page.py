@@ -422,3 +422,22 @@ def test_switch_account_form_passes_csrf(csrf_client, app, acme, make):
     assert response.headers["Location"] == f"/invite/{code}"
     with csrf_client.session_transaction() as session:
         assert "_user_id" not in session
+
+
+def test_a_visitor_gets_no_csrf_token_and_no_session_cookie(csrf_client, app, acme, make):
+    """A visitor's page has no form that posts (log in and sign up are links): it mints no
+    token, so it sets no cookie; signed in, htmx's header carries a token that passes."""
+    company, owner = acme
+    code = new_invitation(app, company, owner)
+    for path in (f"/invite/{code}", "/invite/no-such-code"):
+        response = csrf_client.get(path)
+        assert response.status_code in (200, 404)
+        assert "Set-Cookie" not in response.headers
+        assert "X-CSRFToken" not in page_of(response)
+        assert 'name="csrf_token"' not in page_of(response)
+    _log_in_directly(csrf_client, make.user())
+    page = page_of(csrf_client.get(f"/invite/{code}"))
+    token = re.search(r"""<body hx-headers='\{"X-CSRFToken": "([^"]+)"\}'""", page).group(1)
+    response = csrf_client.post(f"/invite/{code}/accept", headers={"X-CSRFToken": token})
+    assert response.headers["Location"] == "/dashboard"
+    assert used_count(app, code) == 1

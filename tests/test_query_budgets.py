@@ -240,6 +240,21 @@ PAGE_CASES = [
         headers=HTMX,
         data={"active": "1"},
     ),
+    # Pause, then Start (in this order: the invitation is active again after both): user,
+    # memberships, the invitation, then the UPDATE and its audit row (one statement on PostgreSQL).
+    *[
+        PageCase(
+            f"card_fragment_{verb}",
+            "manager",
+            "POST",
+            lambda w: f"/dashboard/company/invitations/{_event_invitation(w)}/active",
+            budget={"postgresql": 4, "sqlite": 5},
+            fragment=True,
+            headers=HTMX,
+            data={"active": active},
+        )
+        for verb, active in (("pause", "0"), ("start", "1"))
+    ],
     PageCase(
         "live_usage_nothing_new",
         "manager",

@@ -17,7 +17,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
-from .. import accounts, invitations
+from .. import accounts, invitations, widgets
 
 #: The API's names for the invitation fields (it speaks camelCase; the domain and the forms
 #: name them in snake_case): the forms read JSON bodies and the API words errors by these.
@@ -47,6 +47,8 @@ class WholeNumberField(IntegerField):
     not quietly become the default. (A field missing from the request altogether,
     which no browser sends, keeps its default.)
     """
+
+    widget = widgets.NumberInput()
 
     def __init__(self, label=None, validators=None, *, message: str, allow_blank: bool = False, **kwargs):
         super().__init__(label, validators, invalid_value_message=message, **kwargs)
@@ -137,6 +139,7 @@ def allowed_domain_field() -> StringField:
     """Only verified addresses at exactly this domain may join (``check_domain``)."""
     return StringField(
         "Allowed Email Domain (Optional)",
+        widget=widgets.TextInput(),
         validators=[domain_check(invitations.check_domain)],
         description="Only verified addresses at exactly this domain may join, e.g. acme.com",
         render_kw={"placeholder": "acme.com", "autocomplete": "off", "maxlength": invitations.DOMAIN_MAX_LENGTH},
@@ -147,6 +150,7 @@ def label_field() -> StringField:
     """An admin's note on the invitation (``check_label``)."""
     return StringField(
         "Label (Optional)",
+        widget=widgets.TextInput(),
         validators=[domain_check(invitations.check_label)],
         description=f"A note for your team, such as Sales team (at most {invitations.LABEL_MAX_LENGTH} characters)",
         render_kw={"autocomplete": "off", "maxlength": invitations.LABEL_MAX_LENGTH},
@@ -159,6 +163,7 @@ class CreateInvitationForm(FlaskForm):
 
     email = EmailField(
         "Email Address (Optional)",
+        widget=widgets.EmailInput(),
         validators=[target_email],
         description="Leave empty for a general invitation code",
         render_kw={

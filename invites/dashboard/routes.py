@@ -34,6 +34,7 @@ from ..models import ID_MAX, Invitation
 from ..tenancy import current_membership
 from ..web import (
     invitation_of_current_company,
+    invitation_row_of_current_company,
     manager_required,
     page_company_required,
     parse_page,
@@ -63,17 +64,7 @@ def _card_helpers() -> dict:
     of 50 cards over a millisecond. ``card_view`` gives a card everything it
     works out, in one call (``cards.CardViews``).
     """
-    card_urls = SimpleNamespace(
-        set_active=url_pattern("dashboard.set_active", "invitation_id"),
-        edit=url_pattern("dashboard.edit", "invitation_id"),
-        revoke=url_pattern("dashboard.revoke", "invitation_id"),
-        resend=url_pattern("dashboard.resend", "invitation_id"),
-        redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
-        remove_members=url_pattern("dashboard.remove_members", "invitation_id"),
-        activity=url_pattern("dashboard.activity", "invitation_id"),
-        invite=invite_url_pattern(),
-        qr=url_pattern("dashboard.qr", "invitation_id"),
-    )
+    card_urls = _card_urls()
     membership = current_membership()
     # Whose dashboard it is decides what the cards offer (an admin edits no Admin invitation).
     viewer_role = membership.role_enum if membership is not None else None
@@ -85,6 +76,34 @@ def _card_helpers() -> dict:
         # One call per card for its state, actions and links, one clock reading per render.
         "card_view": CardViews(card_urls, invitations.utcnow(), viewer_role),
     }
+
+
+def _card_urls() -> SimpleNamespace:
+    """Each kind of link on a card, as a pattern (``links.url_pattern``).
+
+    The same for every request with the same script root and ``PUBLIC_URL`` (the
+    invite link's base; required in production): kept for the process then. In
+    development without it, the invite link follows the request's host.
+    """
+    public_url = current_app.config.get("PUBLIC_URL")
+    cache = current_app.extensions.setdefault("invites.card_urls", {})
+    key = (request.script_root, public_url)
+    urls = cache.get(key) if public_url else None
+    if urls is None:
+        urls = SimpleNamespace(
+            set_active=url_pattern("dashboard.set_active", "invitation_id"),
+            edit=url_pattern("dashboard.edit", "invitation_id"),
+            revoke=url_pattern("dashboard.revoke", "invitation_id"),
+            resend=url_pattern("dashboard.resend", "invitation_id"),
+            redemptions=url_pattern("dashboard.redemptions", "invitation_id"),
+            remove_members=url_pattern("dashboard.remove_members", "invitation_id"),
+            activity=url_pattern("dashboard.activity", "invitation_id"),
+            invite=invite_url_pattern(),
+            qr=url_pattern("dashboard.qr", "invitation_id"),
+        )
+        if public_url:
+            cache[key] = urls
+    return urls
 
 
 def _return_to() -> str:
@@ -256,7 +275,7 @@ def create():
 @page_company_required
 def set_active(invitation_id: int):
     """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
-    invitation = invitation_of_current_company(invitation_id)
+    invitation = invitation_row_of_current_company(invitation_id)
     form = ToggleForm()
     if not form.validate_on_submit():
         return error_response(400, "Choose whether to pause or start the invitation.")
