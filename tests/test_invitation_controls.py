@@ -521,6 +521,26 @@ def test_a_code_is_found_by_its_exact_start_only_on_both_databases(app, labelled
     assert search_ids(client, "q=%E2%80%A6") == []
 
 
+@pytest.mark.parametrize("query", ["équipe", "ÉQUIPE", "Équipe", "ärzte", "ÄRZTE", "МОСКВА", "москва"])
+def test_search_ignores_the_case_of_every_letter_on_both_databases(app, acme, query):
+    """ "Any case" is any letter's case: SQLite's own lower() folds only A–Z, so a search for
+    "équipe" missed "Équipe Paris" there (PostgreSQL found it)."""
+    company, owner, _ = acme
+    made = {
+        "équipe": create_invitation(app, company, owner, label="Équipe Paris"),
+        "ärzte": create_invitation(app, company, owner, label="Ärzte Süd"),
+        "москва": create_invitation(app, company, owner, label="Офис Москва"),
+        "other": create_invitation(app, company, owner, label="Sales team"),
+    }
+    expected = [made[query.lower()].id]
+    client = signed_in(app, "boss@example.com")
+    assert search_ids(client, f"q={query}") == expected
+    listed = api_client(app, "boss@example.com").get(LIST, query_string={"q": query}).get_json()
+    assert [i["id"] for i in listed["invitations"]] == expected
+    table = csv_rows(client.get("/dashboard/company/invitations.csv", query_string={"q": query}))
+    assert [row[table[0].index("label")] for row in table[1:]] == [made[query.lower()].label]
+
+
 # --- 5. a company that paused all its invitations -------------------------------------
 
 
