@@ -345,6 +345,25 @@ def test_a_domain_set_between_the_check_and_the_write_refuses_the_accept(app, ac
 # --- 3. the label and the search -------------------------------------------------------
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"], ids=["line-separator", "paragraph-separator"])
+def test_a_label_broken_by_a_unicode_line_or_paragraph_separator_is_refused(app, acme, separator):
+    """ "On one line": U+2028 and U+2029 break a line as a newline does (a card shows two lines)."""
+    company, owner, _ = acme
+    label = f"Sales{separator}team"
+    client = signed_in(app, "boss@example.com")
+    response = client.post(CREATE_FORM, data=form(label=label))
+    assert response.status_code == 422
+    assert f'<small id="label-error" class="field-error">{invitations.LABEL_ERROR}</small>' in text(response)
+    api = api_client(app, "boss@example.com")
+    response = api.post(CREATE, json={"label": label})
+    assert response.status_code == 400 and response.get_json()["fields"] == {"label": invitations.LABEL_ERROR}
+    assert count(app, Invitation) == 0
+    inv = create_invitation(app, company, owner, label="Sales")
+    response = api.patch(f"/api/companies/invitations/{inv.id}", json={"label": label})
+    assert response.status_code == 400 and response.get_json()["fields"] == {"label": invitations.LABEL_ERROR}
+    assert invitation_row(app, inv.code)["label"] == "Sales"
+
+
 def test_a_label_is_shown_on_the_card_escaped_and_listed_by_the_api(app, acme):
     client = signed_in(app, "boss@example.com")
     label = "<b>Sales</b> & co"
