@@ -3,6 +3,7 @@ forged Host, caching, oversized forms. The gunicorn halves are in ``test_gunicor
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import socket
@@ -104,6 +105,23 @@ def test_json_values_that_are_no_form_text_to_a_page_are_400_and_store_nothing(a
         auth.login("boss@example.com")
     before = {table: count_rows(app, table) for table in ("companies", "users", "company_invitations")}
     response = client.post(path, json=body, headers=HX if "dashboard" in path else {})
+    assert response.status_code == 400
+    assert "The request could not be understood." in response.get_data(as_text=True)
+    assert {table: count_rows(app, table) for table in before} == before
+
+
+@pytest.mark.parametrize(
+    "path, field",
+    [("/company/new", "name"), ("/company/switch", "next"), ("/dashboard/company/invitations", "label")],
+)
+def test_a_file_sent_for_a_field_of_a_page_is_400_and_stores_nothing(app, client, make, auth, path, field):
+    """No page takes a file, but Flask-WTF reads uploaded files as fields: a file for the
+    company's name or for ``next`` was a 500 (``len(FileStorage)``, ``….startswith``)."""
+    make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    before = {table: count_rows(app, table) for table in ("companies", "company_invitations")}
+    data = {"company_id": "1", "max_uses": "1", "expires_in_days": "7", field: (io.BytesIO(b"Globex"), "name.txt")}
+    response = client.post(path, data=data, content_type="multipart/form-data")
     assert response.status_code == 400
     assert "The request could not be understood." in response.get_data(as_text=True)
     assert {table: count_rows(app, table) for table in before} == before
