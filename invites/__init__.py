@@ -19,6 +19,7 @@ from . import (
     dashboard,
     errors,
     formatting,
+    invitations,
     invite_links,
     limits,
     links,
@@ -142,7 +143,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
-    """SQLite: WAL so readers never wait for a writer, and foreign keys enforced.
+    """SQLite: WAL so readers never wait for a writer, and foreign keys enforced; the search's
+    lower() of every letter (``invitations.any_case``).
 
     The busy timeout is the driver's ``timeout`` (``_database_timeouts``).
     """
@@ -151,3 +153,4 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        dbapi_connection.create_function(invitations.SQLITE_LOWER, 1, invitations.sqlite_lower, deterministic=True)

@@ -150,13 +150,18 @@ def is_reserved_domain(email: str) -> bool:
     return any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES)
 
 
+#: Control characters (Cc: NUL, newline, escape, …) and Unicode's own line and paragraph
+#: separators (Zl, Zp: U+2028, U+2029), which break a line as a newline does.
+_NOT_ONE_LINE = frozenset({"Cc", "Zl", "Zp"})
+
+
 def has_control_characters(text: str) -> bool:
     """True if ``text`` holds a control character (NUL, a line break, escape, …).
 
     Names are one line of text shown on pages and lists; PostgreSQL refuses NUL
     outright, so without this check a NUL would be a database error, not a message.
     """
-    return any(unicodedata.category(c) == "Cc" for c in text)
+    return any(unicodedata.category(c) in _NOT_ONE_LINE for c in text)
 
 
 def check_password(raw: object) -> str:

@@ -124,14 +124,23 @@ def database_unavailable(exc: Exception):
 
 
 def refuse_unreadable_json():
-    """Pages read JSON bodies as forms (Flask-WTF): anything but a JSON object is a 400.
+    """Pages read JSON bodies as forms (Flask-WTF): anything but a JSON object of text is a 400.
 
-    A list, a string or JSON nested thousands deep cannot be a form; Flask-WTF would
-    fail on it with a 500. The API reads its bodies itself (``api.schemas.json_object``).
+    A list, a string or JSON nested thousands deep cannot be a form; nor can an object
+    with a number, a boolean, a list or an object for a field (a form sends text):
+    Flask-WTF would fail on them with a 500, or a list would count as a field sent
+    several times. Flask-WTF reads uploaded files as fields too, and no page takes a
+    file: a form with one is a 400 as well. The API reads its bodies itself
+    (``api.schemas.json_object``).
     """
-    if request.method in SAFE_METHODS or not request.is_json or wants_json():
+    if request.method in SAFE_METHODS or wants_json():
         return None
-    if not isinstance(request.get_json(silent=True), dict):
+    if request.mimetype == "multipart/form-data" and request.files:
+        raise BadRequest()
+    if not request.is_json:
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not all(isinstance(value, str) for value in body.values()):
         raise BadRequest()
     return None
 

@@ -682,6 +682,33 @@ def escape_like(text: str) -> str:
     return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
 
 
+#: SQLite's name for ``str.lower`` (registered on each connection, see ``invites/__init__.py``).
+SQLITE_LOWER = "invites_lower"
+
+
+def sqlite_lower(text: str | None) -> str | None:
+    """Python's ``lower()``, every letter's case, for SQLite (whose own folds only A–Z)."""
+    return text.lower() if isinstance(text, str) else text
+
+
+class any_case(FunctionElement):
+    """A text for ``ilike`` to compare in any case, every letter's: as it is where ILIKE folds
+    every letter (PostgreSQL); ``sqlite_lower`` of it on SQLite, whose ILIKE (``lower() LIKE
+    lower()``) leaves ``É`` and ``М`` as they are."""
+
+    inherit_cache = True
+
+
+@compiles(any_case)
+def _any_case_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(any_case, "sqlite")
+def _any_case_sqlite(element, compiler, **kw):
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
 def search_clause():
     """Label or target email containing ``:pattern`` (any case), or a code starting with ``:prefix``
     (what a card shows as the short code, ``Zx81kQpLm2Vn…``).
@@ -690,11 +717,11 @@ def search_clause():
     databases (LIKE ignores case on SQLite, not on PostgreSQL); an empty prefix (a
     search of ``…`` alone) matches no code.
     """
-    pattern = bindparam("pattern")
+    pattern = any_case(bindparam("pattern"))
     prefix_length = bindparam("prefix_length", type_=Integer())
     return or_(
-        Invitation.label.ilike(pattern, escape=LIKE_ESCAPE),
-        Invitation.email.ilike(pattern, escape=LIKE_ESCAPE),
+        any_case(Invitation.label).ilike(pattern, escape=LIKE_ESCAPE),
+        any_case(Invitation.email).ilike(pattern, escape=LIKE_ESCAPE),
         and_(prefix_length > 0, func.substr(Invitation.code, 1, prefix_length) == bindparam("prefix")),
     )
 

@@ -35,7 +35,7 @@ from sqlalchemy import and_, event, or_, select, update
 
 from . import links, mail, tokens
 from .extensions import db
-from .models import EmailKind, EmailState, Invitation, OutboxEmail, utcnow
+from .models import Company, EmailKind, EmailState, Invitation, OutboxEmail, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -264,14 +264,17 @@ def queue_reminders(now=None) -> int:
     Each reminder is claimed by a conditional UPDATE of ``reminded_at`` in the
     transaction that writes its outbox row: never twice, even with two sweepers.
     Invitations created less than 48 h before their expiry get none (their
-    invitation email is the reminder).
+    invitation email is the reminder). None while the company has paused all its
+    invitations (as Resend): the claim waits, and a resume in time sends it.
     """
     from . import invitations  # the domain module builds the email
 
     now = now or utcnow()
+    open_companies = select(Company.id).where(Company.invitations_paused_at.is_(None))
     candidates = (
         db.session.execute(
             select(Invitation).where(
+                Invitation.company_id.in_(open_companies),
                 Invitation.email.is_not(None),
                 Invitation.reminded_at.is_(None),
                 Invitation.revoked_at.is_(None),
@@ -290,7 +293,11 @@ def queue_reminders(now=None) -> int:
             continue
         claimed = db.session.execute(
             update(Invitation)
-            .where(Invitation.id == invitation.id, Invitation.reminded_at.is_(None))
+            .where(
+                Invitation.id == invitation.id,
+                Invitation.reminded_at.is_(None),
+                Invitation.company_id.in_(open_companies),
+            )
             .values(reminded_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount

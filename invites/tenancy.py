@@ -35,8 +35,17 @@ def current_membership() -> MembershipSnapshot | None:
 
 
 def switch_company(company_id: int) -> MembershipSnapshot | None:
-    """Make ``company_id`` current if the user belongs to it; None otherwise."""
+    """Make ``company_id`` current if the user belongs to it; None otherwise, and the
+    current company stays the one it was (not the first company by name)."""
+    previous = session.get(SESSION_KEY)
     g.pop("membership", None)
     session[SESSION_KEY] = company_id
     membership = current_membership()
-    return membership if membership and membership.company_id == company_id else None
+    if membership is not None and membership.company_id == company_id:
+        return membership
+    g.pop("membership", None)
+    if previous is None:
+        session.pop(SESSION_KEY, None)
+    else:
+        session[SESSION_KEY] = previous
+    return None

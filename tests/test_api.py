@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -710,3 +711,12 @@ def test_every_operation_that_reads_the_database_describes_its_503(client):
         for method, operation in item.items()
     }
     assert {key for key, responses in operations.items() if "503" not in responses} == {("/api/openapi.json", "get")}
+
+
+def test_the_readme_names_every_field_of_an_invitation_the_api_answers(owner_client):
+    """PATCH's ``version`` is "the invitation's, as last read": the README's create row must say
+    that an invitation carries it, as it names every other field."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `POST /api/companies/invitations/create`"))
+    documented = set(re.search(r"201 `\{invitation: \{([^}]*)\}\}`", row).group(1).replace(" ", "").split(","))
+    assert documented == set(create(owner_client))

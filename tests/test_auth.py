@@ -77,7 +77,7 @@ def test_register_bad_input_is_422_with_message_next_to_field_and_stores_nothing
 
 
 @pytest.mark.parametrize("field", ["name", "company_name"])
-@pytest.mark.parametrize("bad", ["Jo\x00Smith", "Jo\nSmith", "\x1b[31mJo"])
+@pytest.mark.parametrize("bad", ["Jo\x00Smith", "Jo\nSmith", "\x1b[31mJo", "Jo\u2028Smith", "Jo\u2029Smith"])
 def test_names_with_control_characters_are_refused_and_nothing_is_stored(client, app, field, bad):
     """PostgreSQL refuses NUL in text: this was a 500 there, and SQLite stored it."""
     response = register(client, **{field: bad})

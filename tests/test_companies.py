@@ -227,6 +227,27 @@ def test_cannot_switch_to_a_company_one_is_not_in(client, make, auth):
     assert "Members of Acme" in client.get("/company/members").get_data(as_text=True)
 
 
+def test_a_refused_switch_leaves_the_current_company_as_it_was(client, app, make, auth):
+    """Switching to a company one is not (or no longer) in changes nothing: before, the
+    refusal left the user on their first company by name, not on the one they were on."""
+    acme, _ = make.company("Acme", owner_email="boss@example.com")
+    globex, _ = make.company("Globex", owner_email="hank@example.com")
+    initech, _ = make.company("Initech", owner_email="peter@example.com")
+    make.user("both@example.com", company=acme, role=Role.ADMIN)
+    with app.app_context():
+        from invites.models import User
+
+        both = db.session.scalar(sa.select(User).where(User.email == "both@example.com"))
+        db.session.add(Membership(user_id=both.id, company_id=globex.id, role="MEMBER"))
+        db.session.commit()
+    auth.login("both@example.com")
+    client.post("/company/switch", data={"company_id": globex.id})
+    assert "Members of Globex" in client.get("/company/members").get_data(as_text=True)
+    response = client.post("/company/switch", data={"company_id": initech.id}, follow_redirects=True)
+    assert "You are not a member of that company." in response.get_data(as_text=True)
+    assert "Members of Globex" in client.get("/company/members").get_data(as_text=True)
+
+
 def test_member_gets_403_on_dashboard(client, make, auth):
     company, owner = make.company("Acme")
     make.user("mia@example.com", company=company)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from invites import invitations
 from invites.audit import Action
 from invites.extensions import db
+from invites.masking import short_code
 from invites.models import AuditEvent, Invitation, Role
 
 from .factories import count, create_invitation
@@ -315,3 +317,19 @@ def test_an_admin_is_not_offered_edit_on_an_admin_invitation_and_is_refused_it(a
         assert invitations.ADMIN_ROLE_ERROR in text(response)
         assert f'<article id="invitation-{admin_invitation.id}"' in text(response)
     assert stored(app, admin_invitation.id).label is None and count(app, AuditEvent) == events
+
+
+def test_an_admin_refused_the_edit_of_an_admin_invitation_reads_one_sentence(app, acme):
+    """The refusal's own message ends with a full stop: "…was not changed: <why>." adds none."""
+    company, owner = acme
+    inv = create_invitation(app, company, owner, role="ADMIN")
+    admin = app.test_client()
+    admin.post("/login", data={"email": "ann@example.com", "password": "correct horse battery"})
+    expected = f"Invitation {short_code(inv.code)} was not changed: {invitations.ADMIN_ROLE_ERROR}"
+
+    opened = admin.get(edit_url(inv.id), headers=HX)
+    page = admin.get(edit_url(inv.id), follow_redirects=True)
+
+    assert opened.status_code == 403
+    assert json.loads(opened.headers["HX-Trigger"])["announce"] == expected
+    assert expected in text(page) and expected + "." not in text(page)

@@ -264,6 +264,30 @@ def test_one_reminder_48_hours_before_expiry_never_twice(app, client, auth, acme
     assert reminders[0].subject == "Reminder: Acme Owner invited you to join Acme"
 
 
+def test_no_reminder_while_all_invitations_are_paused_and_one_after_resume(app, client, auth, acme, smtp):
+    """Pause all stops every invitation of the company: no email says "join" then (as Resend),
+    the reminder included. Resumed before the invitation expires, it gets its reminder."""
+    company, owner = acme
+    auth.login(owner.email)
+    create_invitation(client, "dana@example.com")
+    with app.app_context():
+        now = utcnow()
+        db.session.execute(
+            sa.update(Invitation).values(created_at=now - timedelta(days=6), expires_at=now + timedelta(hours=47))
+        )
+        db.session.commit()
+    assert client.post("/api/companies/invitations/pause-all").status_code == 200
+    with app.app_context():
+        outbox.sweep()
+    assert [m for m in smtp.received if m.subject.startswith("Reminder:")] == []
+    assert client.post("/api/companies/invitations/resume-all").status_code == 200
+    with app.app_context():
+        outbox.sweep()
+        outbox.sweep()
+    reminders = [m for m in smtp.received if m.subject.startswith("Reminder:")]
+    assert [r.recipients for r in reminders] == [["dana@example.com"]]
+
+
 # --- delivery states --------------------------------------------------------------------
 
 

@@ -131,6 +131,19 @@ def test_no_qr_code_for_a_link_that_no_longer_works(client, app, make, acme, sta
     assert "/qr" not in card(text(client.get("/dashboard/company")), inv.id)
 
 
+def test_a_cards_qr_code_opened_after_the_link_stopped_working_says_why_in_the_card(client, app, acme):
+    """The card was drawn while the link worked; another admin revoked it since. htmx swaps a
+    409 into the card's QR disclosure: the reason, not a whole error page inside the card."""
+    company, owner = acme
+    inv = new_invitation(app, company, owner)
+    set_columns(app, inv.id, revoked_at=utcnow())
+    response = client.get(f"/dashboard/company/invitations/{inv.id}/qr", headers=HX)
+    assert response.status_code == 409
+    assert "<html" not in text(response) and "<nav" not in text(response)
+    assert "No QR code: This invitation has been revoked." in text(response)
+    assert "HX-Request" in response.headers["Vary"]
+
+
 EXPORT_PATHS = [
     "/dashboard/company/invitations/{id}/qr",
     "/dashboard/company/invitations/{id}/qr.svg",

@@ -3,6 +3,7 @@ forged Host, caching, oversized forms. The gunicorn halves are in ``test_gunicor
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from invites import DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT, create_app
 from invites.extensions import db, limiter
@@ -81,6 +83,53 @@ def test_json_that_is_not_an_object_to_the_login_page_is_400(app, database_url, 
         assert response.status_code == 400
         assert "The request could not be understood." in response.get_data(as_text=True)
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/company/new", {"name": 5}),
+        ("/company/new", {"name": ["Acme", "Globex"]}),
+        ("/company/switch", {"company_id": "1", "next": {"a": 1}}),
+        ("/company/switch", {"company_id": "1", "next": 5}),
+        ("/register", {"name": True, "email": "x@example.com", "password": "long enough", "confirm": "long enough"}),
+        ("/dashboard/company/invitations", {"label": 5, "max_uses": "1", "expires_in_days": "7"}),
+        ("/dashboard/company/invitations", {"email": ["a@example.com"], "max_uses": "1", "expires_in_days": "7"}),
+    ],
+)
+def test_json_values_that_are_no_form_text_to_a_page_are_400_and_store_nothing(app, client, make, auth, path, body):
+    """A form sends text: a JSON object of numbers, booleans, lists or objects read as one
+    (Flask-WTF reads JSON bodies as forms) was a 500 (``len(5)``, ``{}.startswith``)."""
+    company, _ = make.company("Acme", owner_email="boss@example.com")
+    if path != "/register":
+        auth.login("boss@example.com")
+    before = {table: count_rows(app, table) for table in ("companies", "users", "company_invitations")}
+    response = client.post(path, json=body, headers=HX if "dashboard" in path else {})
+    assert response.status_code == 400
+    assert "The request could not be understood." in response.get_data(as_text=True)
+    assert {table: count_rows(app, table) for table in before} == before
+
+
+@pytest.mark.parametrize(
+    "path, field",
+    [("/company/new", "name"), ("/company/switch", "next"), ("/dashboard/company/invitations", "label")],
+)
+def test_a_file_sent_for_a_field_of_a_page_is_400_and_stores_nothing(app, client, make, auth, path, field):
+    """No page takes a file, but Flask-WTF reads uploaded files as fields: a file for the
+    company's name or for ``next`` was a 500 (``len(FileStorage)``, ``….startswith``)."""
+    make.company("Acme", owner_email="boss@example.com")
+    auth.login("boss@example.com")
+    before = {table: count_rows(app, table) for table in ("companies", "company_invitations")}
+    data = {"company_id": "1", "max_uses": "1", "expires_in_days": "7", field: (io.BytesIO(b"Globex"), "name.txt")}
+    response = client.post(path, data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "The request could not be understood." in response.get_data(as_text=True)
+    assert {table: count_rows(app, table) for table in before} == before
+
+
+def count_rows(app, table: str) -> int:
+    with app.app_context():
+        return db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
 @pytest.mark.redis

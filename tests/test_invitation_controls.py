@@ -345,6 +345,25 @@ def test_a_domain_set_between_the_check_and_the_write_refuses_the_accept(app, ac
 # --- 3. the label and the search -------------------------------------------------------
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"], ids=["line-separator", "paragraph-separator"])
+def test_a_label_broken_by_a_unicode_line_or_paragraph_separator_is_refused(app, acme, separator):
+    """ "On one line": U+2028 and U+2029 break a line as a newline does (a card shows two lines)."""
+    company, owner, _ = acme
+    label = f"Sales{separator}team"
+    client = signed_in(app, "boss@example.com")
+    response = client.post(CREATE_FORM, data=form(label=label))
+    assert response.status_code == 422
+    assert f'<small id="label-error" class="field-error">{invitations.LABEL_ERROR}</small>' in text(response)
+    api = api_client(app, "boss@example.com")
+    response = api.post(CREATE, json={"label": label})
+    assert response.status_code == 400 and response.get_json()["fields"] == {"label": invitations.LABEL_ERROR}
+    assert count(app, Invitation) == 0
+    inv = create_invitation(app, company, owner, label="Sales")
+    response = api.patch(f"/api/companies/invitations/{inv.id}", json={"label": label})
+    assert response.status_code == 400 and response.get_json()["fields"] == {"label": invitations.LABEL_ERROR}
+    assert invitation_row(app, inv.code)["label"] == "Sales"
+
+
 def test_a_label_is_shown_on_the_card_escaped_and_listed_by_the_api(app, acme):
     client = signed_in(app, "boss@example.com")
     label = "<b>Sales</b> & co"
@@ -519,6 +538,26 @@ def test_a_code_is_found_by_its_exact_start_only_on_both_databases(app, labelled
     assert search_ids(client, f"q={code[:8]}") == ids(labelled, "axb")
     assert search_ids(client, f"q={code[:8].swapcase()}") == []
     assert search_ids(client, "q=%E2%80%A6") == []
+
+
+@pytest.mark.parametrize("query", ["équipe", "ÉQUIPE", "Équipe", "ärzte", "ÄRZTE", "МОСКВА", "москва"])
+def test_search_ignores_the_case_of_every_letter_on_both_databases(app, acme, query):
+    """ "Any case" is any letter's case: SQLite's own lower() folds only A–Z, so a search for
+    "équipe" missed "Équipe Paris" there (PostgreSQL found it)."""
+    company, owner, _ = acme
+    made = {
+        "équipe": create_invitation(app, company, owner, label="Équipe Paris"),
+        "ärzte": create_invitation(app, company, owner, label="Ärzte Süd"),
+        "москва": create_invitation(app, company, owner, label="Офис Москва"),
+        "other": create_invitation(app, company, owner, label="Sales team"),
+    }
+    expected = [made[query.lower()].id]
+    client = signed_in(app, "boss@example.com")
+    assert search_ids(client, f"q={query}") == expected
+    listed = api_client(app, "boss@example.com").get(LIST, query_string={"q": query}).get_json()
+    assert [i["id"] for i in listed["invitations"]] == expected
+    table = csv_rows(client.get("/dashboard/company/invitations.csv", query_string={"q": query}))
+    assert [row[table[0].index("label")] for row in table[1:]] == [made[query.lower()].label]
 
 
 # --- 5. a company that paused all its invitations -------------------------------------

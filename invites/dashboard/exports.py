@@ -38,23 +38,34 @@ def qr_code(link: str) -> segno.QRCode:
     return segno.make(link, error="m", micro=False)
 
 
-def _usable_or_refused(invitation):
-    """A QR code is drawn only for a link that can still be used (paused counts: it can be started)."""
+def _no_qr_code(invitation) -> str | None:
+    """Why no QR code is drawn for this link, or None: only a link that can still be used
+    gets one (paused counts: it can be started)."""
     reason = invitations.refusal(invitation)
     if reason is not None and reason is not invitations.Refusal.PAUSED:
-        return error_response(409, f"No QR code: {reason.value}.")
+        return f"No QR code: {reason.value}."
     return None
+
+
+def _usable_or_refused(invitation):
+    """The 409 of a QR image whose link no longer works, or None."""
+    refused = _no_qr_code(invitation)
+    return error_response(409, refused) if refused is not None else None
 
 
 @bp.get("/company/invitations/<int:invitation_id>/qr")
 @manager_required
 def qr(invitation_id: int):
-    """The QR code of an invitation's link with its downloads: a page, or the fragment a card loads."""
+    """The QR code of an invitation's link with its downloads: a page, or the fragment a card loads.
+
+    A link that stopped working since the card was drawn: 409 with why, in the card's
+    disclosure (htmx) or on the page.
+    """
     invitation = invitation_of_current_company(invitation_id)
-    refused = _usable_or_refused(invitation)
-    if refused is not None:
-        return refused
-    response = render_page_or_fragment("dashboard/qr.html", block="qr", inv=invitation)
+    refused = _no_qr_code(invitation)
+    response = render_page_or_fragment(
+        "dashboard/qr.html", block="qr", status=409 if refused else 200, inv=invitation, refused=refused
+    )
     response.headers["Cache-Control"] = NO_STORE
     return response
 

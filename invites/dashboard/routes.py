@@ -181,7 +181,8 @@ def _refused(invitation: Invitation, refusal: invitations.InvitationRefused):
 
 def _not_changed(invitation: Invitation, status: int, reason: str):
     """The card as it really is now with why it was not changed (htmx), or a flash and the list."""
-    message = f"Invitation {short_code(invitation.code)} was not changed: {reason}."
+    # Refusals read "This invitation has been revoked"; a field's message ends its own sentence.
+    message = f"Invitation {short_code(invitation.code)} was not changed: {reason.rstrip('.')}."
     if is_htmx():
         return trigger(_card(invitation, status, reason), "announce", message)
     flash(message, "error")
