@@ -1799,21 +1799,32 @@ def removable_roles(granted: Role, actor_role: Role) -> list[str]:
     return [role.value for role in Role if kept_because(role, granted, actor_role) is None]
 
 
-def _joiners_still_members(invitation: Invitation):
-    """Who is a member of its company through this invitation (the accept that made their
-    membership was of this invitation), in the order they joined, with the role that use
-    granted (``granted``): someone who left and came back through another invitation is not."""
+def _redeemers_who_are_members(invitation: Invitation, membership_of):
+    """Who redeemed ``invitation`` and holds the membership ``membership_of`` names, in the
+    order they joined: id, name, email, the membership's role, the role their use granted
+    (``granted``) and the invitation that made the membership."""
     return db.session.execute(
-        select(User.id, User.name, User.email, Membership.role, Redemption.role.label("granted"))
+        select(
+            User.id,
+            User.name,
+            User.email,
+            Membership.role,
+            Redemption.role.label("granted"),
+            Membership.invitation_id,
+        )
         .select_from(Redemption)
         .join(User, User.id == Redemption.user_id)
-        .join(
-            Membership,
-            and_(Membership.user_id == Redemption.user_id, Membership.invitation_id == invitation.id),
-        )
+        .join(Membership, and_(Membership.user_id == Redemption.user_id, membership_of))
         .where(Redemption.invitation_id == invitation.id)
         .order_by(Redemption.created_at, Redemption.id)
     ).all()
+
+
+def _joiners_still_members(invitation: Invitation):
+    """Who is a member of its company through this invitation (the accept that made their
+    membership was of this invitation): someone who left and came back through another
+    invitation is not."""
+    return _redeemers_who_are_members(invitation, Membership.invitation_id == invitation.id)
 
 
 def _joiner(row, actor_role: Role) -> Joiner:
@@ -1828,24 +1839,7 @@ def removal_plan(invitation: Invitation, actor_role: Role) -> MembersRemoval:
     counts in neither; who left and is a member again through something other than this
     invitation counts in neither either, and is listed in ``not_through_it`` with why.
     """
-    rows = db.session.execute(
-        select(
-            User.id,
-            User.name,
-            User.email,
-            Membership.role,
-            Redemption.role.label("granted"),
-            Membership.invitation_id,
-        )
-        .select_from(Redemption)
-        .join(User, User.id == Redemption.user_id)
-        .join(
-            Membership,
-            and_(Membership.user_id == Redemption.user_id, Membership.company_id == invitation.company_id),
-        )
-        .where(Redemption.invitation_id == invitation.id)
-        .order_by(Redemption.created_at, Redemption.id)
-    ).all()
+    rows = _redeemers_who_are_members(invitation, Membership.company_id == invitation.company_id)
     joiners = [_joiner(row, actor_role) for row in rows if row.invitation_id == invitation.id]
     return MembersRemoval(
         invitation=invitation,
