@@ -90,13 +90,20 @@ def test_pages_pico_and_htmx_run_under_the_csp_without_violation(page, make, app
     assert violations(page) == []
 
 
-def test_failing_htmx_requests_show_a_visible_message(page):
+def test_failing_htmx_requests_show_a_visible_message(page, make):
+    # htmx posts only from pages of someone signed in (base.html gives them the CSRF header).
+    make.company("Acme", owner_email="boss@example.com")
+    log_in(page, "boss@example.com")
     page.goto("/_test/htmx")
-    page.click("#fails")
+    with page.expect_response("**/_test/fail/500") as failed:
+        page.click("#fails")
+    assert failed.value.status == 500
     flashes = page.locator("#flashes")
     expect(flashes).to_have_text("Something went wrong. Reload the page and try again.")
     assert page.inner_text("#result") == ""  # the error page was not swapped in
-    page.click("#limited")
+    with page.expect_response("**/_test/fail/429") as limited:
+        page.click("#limited")
+    assert limited.value.status == 429
     expect(flashes).to_have_text("Too many requests. Try again in 42 seconds.")
     assert page.get_attribute("#flashes .flash-error", "role") == "alert"
     assert violations(page) == []
