@@ -13,7 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, exists, func, insert, literal, not_, or_, select, true, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
@@ -57,6 +72,7 @@ EMAIL_RESERVED_ERROR = (
 GRANTABLE_ROLES = (Role.MEMBER, Role.ADMIN)
 ROLE_ERROR = "Role must be Member or Admin."
 ADMIN_ROLE_ERROR = "Only an owner can create or edit an invitation that makes people Admins."
+START_ADMIN_ERROR = "Only an owner can start an invitation that makes people Admins."
 DOMAIN_MAX_LENGTH = 253
 DOMAIN_ERROR = "Enter a domain such as acme.com (without @), or leave it empty."
 DOMAIN_WITH_EMAIL_ERROR = (
@@ -450,6 +466,13 @@ def edit_refusal(invitation: Invitation, now: datetime | None = None) -> Invitat
     if invitation.expires_at <= (now or utcnow()):
         return InvitationRefused(Refusal.EXPIRED, invitation)
     return None
+
+
+def may_start(invitation: Invitation | previews.InvitationRow, actor_role: Role) -> bool:
+    """Whether ``actor_role`` may start (make active again) this invitation: one that grants
+    ADMIN only an OWNER (``may_grant``), or an admin could undo the owner's pause and hand
+    out Admin access. Pausing is open to every manager: it only takes access away."""
+    return invitation.role != Role.ADMIN.value or may_grant(Role.ADMIN, actor_role)
 
 
 def may_edit(invitation: Invitation, actor_role: Role) -> bool:
@@ -1061,6 +1084,12 @@ def _set_active_statement(active: bool | None):
     where = _changeable(bindparam("invitation_id"))
     if active is not None:
         where = and_(where, Invitation.is_active.is_not(active))
+    if active is not False:
+        # Starting one that grants ADMIN needs an actor who may grant ADMIN (``may_start``),
+        # judged on the row as the UPDATE finds it: an owner changing its role to ADMIN while
+        # an admin presses Start cannot let the Start through.
+        may_start_admin = or_(Invitation.role != Role.ADMIN.value, bindparam("may_grant_admin", type_=Boolean))
+        where = and_(where, may_start_admin if active else or_(Invitation.is_active, may_start_admin))
     return (
         update(Invitation)
         .where(where)
@@ -1107,9 +1136,13 @@ _SET_ACTIVE_POSTGRESQL = {active: _set_active_statement_postgresql(active) for a
 
 
 def set_active(
-    invitation: Invitation | previews.InvitationRow, actor: User, active: bool | None = None
+    invitation: Invitation | previews.InvitationRow, actor: User, active: bool | None = None, *, actor_role: Role
 ) -> Invitation | previews.InvitationRow:
     """Pause (False), start (True) or toggle (None) an invitation that can still be used.
+
+    Starting one that grants ADMIN is for whoever may grant ADMIN (``may_start``,
+    ``actor_role`` is the actor's role in its company): otherwise ``GrantRefused``
+    (``START_ADMIN_ERROR``), nothing changed. The same UPDATE decides that too.
 
     One UPDATE decides, so two admins pausing at once both see it paused, and
     an invitation that filled up or was revoked meanwhile is refused. Asking
@@ -1122,6 +1155,7 @@ def set_active(
     # machinery (the identity map is not synchronised anyway; _apply sets what came back).
     connection = db.session.connection()
     postgresql = connection.dialect.name == "postgresql"
+    may_grant_admin = may_grant(Role.ADMIN, actor_role)
     if postgresql:  # the UPDATE and its audit row in one statement
         row = connection.execute(
             _SET_ACTIVE_POSTGRESQL[active],
@@ -1130,16 +1164,22 @@ def set_active(
                 "actor_id": actor.id,
                 "short_code": short_code(invitation.code),
                 "now": utcnow(),
+                "may_grant_admin": may_grant_admin,
             },
         ).first()
     else:
-        row = connection.execute(_SET_ACTIVE[active], {"invitation_id": invitation.id}).first()
+        row = connection.execute(
+            _SET_ACTIVE[active], {"invitation_id": invitation.id, "may_grant_admin": may_grant_admin}
+        ).first()
     if row is None:
         refused = _refusal_after_failed_update(
             invitation, considered=(Refusal.REVOKED, Refusal.EXPIRED, Refusal.FULL), otherwise=None
         )
         if refused is not None:
             raise refused
+        # Read again above: still paused and granting ADMIN, so the UPDATE refused the Start.
+        if active is not False and not invitation.is_active and not may_start(invitation, actor_role):
+            raise GrantRefused(START_ADMIN_ERROR)
         return invitation
     _apply(invitation, row)
     if postgresql:

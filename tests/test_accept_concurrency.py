@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from invites import create_app, invitations
 from invites.extensions import db
-from invites.models import AuditEvent, Company, Invitation, Membership, Redemption, User, utcnow
+from invites.models import AuditEvent, Company, Invitation, Membership, Redemption, Role, User, utcnow
 
 from .conftest import base_config
 from .invitation_helpers import alert, invitation_row, new_invitation
@@ -187,7 +187,7 @@ def test_a_pause_committed_while_accepts_are_in_flight_admits_none_after_it(app,
 
     def pause():
         with app.app_context():
-            invitations.set_active(invitations.find_by_code(code), owner, active=False)
+            invitations.set_active(invitations.find_by_code(code), owner, active=False, actor_role=Role.OWNER)
 
     outcomes = race(app, database_url, code, [u.id for u in users], gated=True, while_in_flight=pause)
     assert {(o[1], o[3]) for o in outcomes} == {(409, PAUSED)}

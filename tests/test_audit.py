@@ -31,8 +31,8 @@ def acme(app, make):
     mia = make.user("mia@example.com", name="Mia Newcomer")
     with app.app_context():
         invitation = invitations.create(company.id, owner, new())
-        invitations.set_active(invitation, owner, False)
-        invitations.set_active(invitation, owner, True)
+        invitations.set_active(invitation, owner, False, actor_role=Role.OWNER)
+        invitations.set_active(invitation, owner, True, actor_role=Role.OWNER)
         invitations.accept(invitation.code, mia)
         invitations.revoke(invitation, owner)
         code = invitation.code
@@ -250,9 +250,9 @@ def test_pausing_a_paused_or_starting_an_active_invitation_records_nothing(app, 
     company, owner = make.company("Acme", owner_email="boss@example.com")
     with app.app_context():
         invitation = invitations.create(company.id, owner, new())
-        invitations.set_active(invitation, owner, True)
-        invitations.set_active(invitation, owner, False)
-        again = invitations.set_active(invitation, owner, False)
+        invitations.set_active(invitation, owner, True, actor_role=Role.OWNER)
+        invitations.set_active(invitation, owner, False, actor_role=Role.OWNER)
+        again = invitations.set_active(invitation, owner, False, actor_role=Role.OWNER)
         assert again.is_active is False
         actions = [e.action for e in audit.invitation_events(invitation.id)]
     assert actions == ["invitation.pause", "invitation.create"]

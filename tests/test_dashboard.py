@@ -378,7 +378,7 @@ def test_card_states_follow_seed_003s_table(client, app, make, acme):
     accept_as(app, make, active.code)
     paused = new_invitation(app, company, owner, email="john@example.com", max_uses=10)
     with app.app_context():
-        invitations.set_active(db.session.get(Invitation, paused.id), owner, False)
+        invitations.set_active(db.session.get(Invitation, paused.id), owner, False, actor_role=Role.OWNER)
     full = new_invitation(app, company, owner, max_uses=1)
     accept_as(app, make, full.code)
     expired = new_invitation(app, company, owner, max_uses=3)
@@ -796,7 +796,7 @@ def test_live_usage_shows_another_admins_pause(client, app, make, acme):
     invitation = new_invitation(app, company, owner)
     after = cursor_of(text(client.get(DASHBOARD)))
     with app.app_context():
-        invitations.set_active(db.session.get(Invitation, invitation.id), admin, False)
+        invitations.set_active(db.session.get(Invitation, invitation.id), admin, False, actor_role=Role.ADMIN)
     body = text(client.get(f"/dashboard/company/changes?after={after}", headers=HX))
     assert "PAUSED" in card(body, invitation.id)
 
@@ -824,7 +824,7 @@ def test_filters_are_real_links_that_show_only_their_invitations(client, app, ma
     active = new_invitation(app, company, owner, max_uses=2)
     paused = new_invitation(app, company, owner, max_uses=2)
     with app.app_context():
-        invitations.set_active(db.session.get(Invitation, paused.id), owner, False)
+        invitations.set_active(db.session.get(Invitation, paused.id), owner, False, actor_role=Role.OWNER)
     full = new_invitation(app, company, owner, max_uses=1)
     accept_as(app, make, full.code)
     expired = new_invitation(app, company, owner, max_uses=2)
@@ -852,7 +852,7 @@ def test_filters_are_real_links_that_show_only_their_invitations(client, app, ma
         shown = {int(i) for i in re.findall(r'<article id="invitation-(\d+)"', page)}
         assert shown == ids, value
     with app.app_context():
-        invitations.set_active(db.session.get(Invitation, paused.id), owner, True)
+        invitations.set_active(db.session.get(Invitation, paused.id), owner, True, actor_role=Role.OWNER)
     page = text(client.get(f"{DASHBOARD}?filter=paused"))
     assert "No paused invitations." in page and "<article" not in page
 

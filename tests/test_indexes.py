@@ -273,9 +273,9 @@ def pause_writes(world: World) -> list[tuple[str, object]]:
         owner = load_user(session_id(world.data.owner_id))
         row = invitations.row_for_company(world.data.toggle_ids[0], world.data.company_id)
         with StatementLog(db.engine) as log:
-            invitations.set_active(row, owner, active=False)
+            invitations.set_active(row, owner, active=False, actor_role=Role.OWNER)
         assert not row.is_active
-        invitations.set_active(row, owner, active=True)  # as it was, for the other tests
+        invitations.set_active(row, owner, active=True, actor_role=Role.OWNER)  # as it was, for the other tests
         db.session.remove()
     return log.statements
 

@@ -40,9 +40,9 @@ def count(model, *where) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
-def refused(call, *args) -> InvitationRefused:
+def refused(call, *args, **kwargs) -> InvitationRefused:
     with pytest.raises(InvitationRefused) as info:
-        call(*args)
+        call(*args, **kwargs)
     return info.value
 
 
@@ -338,7 +338,7 @@ def test_expiry_is_judged_by_the_database_clock_to_the_fraction_of_a_second(
     if operation == "accept":
         error = refused(invitations.accept, code, user)
     else:
-        error = refused(invitations.set_active, invitations.find_by_code(code), owner, False)
+        error = refused(invitations.set_active, invitations.find_by_code(code), owner, False, actor_role=Role.OWNER)
     assert error.reason is Refusal.EXPIRED
     assert snapshot(app_ctx, code) == before
 
@@ -350,11 +350,13 @@ def test_pause_start_and_toggle_are_audited(app_ctx, acme):
     company, owner = acme
     code = new_invitation(app_ctx, company, owner)
     invitation = invitations.find_by_code(code)
-    assert invitations.set_active(invitation, owner, False).is_active is False
-    assert invitations.set_active(invitation, owner, False).is_active is False  # twice: still paused
-    assert invitations.set_active(invitation, owner, True).is_active is True
-    assert invitations.set_active(invitation, owner).is_active is False
-    assert invitations.set_active(invitation, owner).is_active is True
+    assert invitations.set_active(invitation, owner, False, actor_role=Role.OWNER).is_active is False
+    assert (
+        invitations.set_active(invitation, owner, False, actor_role=Role.OWNER).is_active is False
+    )  # twice: still paused
+    assert invitations.set_active(invitation, owner, True, actor_role=Role.OWNER).is_active is True
+    assert invitations.set_active(invitation, owner, actor_role=Role.OWNER).is_active is False
+    assert invitations.set_active(invitation, owner, actor_role=Role.OWNER).is_active is True
     actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
     # The second pause changed nothing, so it left no row.
     assert actions == [
@@ -371,7 +373,7 @@ def test_a_paused_invitation_is_refused_and_starts_again(app_ctx, acme, make):
     user = make.user()
     code = new_invitation(app_ctx, company, owner, paused=True)
     assert refused(invitations.accept, code, user).message == "This invitation has been paused"
-    invitations.set_active(invitations.find_by_code(code), owner, True)
+    invitations.set_active(invitations.find_by_code(code), owner, True, actor_role=Role.OWNER)
     invitations.accept(code, user)
     assert used_count(app_ctx, code) == 1
 
@@ -381,7 +383,7 @@ def test_pause_is_refused_once_the_invitation_cannot_be_used(app_ctx, acme, flag
     company, owner = acme
     code = new_invitation(app_ctx, company, owner, **{flag: True})
     before = snapshot(app_ctx, code)
-    error = refused(invitations.set_active, invitations.find_by_code(code), owner, False)
+    error = refused(invitations.set_active, invitations.find_by_code(code), owner, False, actor_role=Role.OWNER)
     assert error.reason is ORDER[flag]
     assert snapshot(app_ctx, code) == before
 
@@ -394,7 +396,7 @@ def test_revoke_is_for_good(app_ctx, acme, make):
     assert invitation.revoked_at is not None
     assert refused(invitations.accept, code, user).message == "This invitation has been revoked"
     assert refused(invitations.revoke, invitation, owner).reason is Refusal.REVOKED
-    assert refused(invitations.set_active, invitation, owner, True).reason is Refusal.REVOKED
+    assert refused(invitations.set_active, invitation, owner, True, actor_role=Role.OWNER).reason is Refusal.REVOKED
     assert count(AuditEvent, AuditEvent.action == "invitation.revoke") == 1
 
 

@@ -23,7 +23,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from invites import accounts, invitations
 from invites.extensions import db
 from invites.invitations import InvitationRefused, Refusal
-from invites.models import AuditEvent, Invitation, Membership, Redemption, User, utcnow
+from invites.models import AuditEvent, Invitation, Membership, Redemption, Role, User, utcnow
 
 from .conftest import CI, PASSWORD
 
@@ -129,7 +129,9 @@ class InvitationRules(RuleBasedStateMachine):
     def pause_or_start(self, invitation, active):
         model = self.expected[invitation]
         reason = self._refused(
-            lambda: invitations.set_active(self._invitation(invitation), self._user(self.owner.id), active)
+            lambda: invitations.set_active(
+                self._invitation(invitation), self._user(self.owner.id), active, actor_role=Role.OWNER
+            )
         )
         closed = model.closed()
         wanted = closed if closed is not Refusal.PAUSED else None  # a paused one may be started

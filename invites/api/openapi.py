@@ -513,8 +513,9 @@ def _paths() -> dict[str, Any]:
                 "operationId": "toggleInvitation",
                 "tags": ["invitations"],
                 "summary": "Pause an active invitation, or start a paused one",
-                "description": "OWNER and ADMIN of the invitation's company. 409 once it is revoked, "
-                "expired or fully used.",
+                "description": "OWNER and ADMIN of the invitation's company; only an OWNER may start a "
+                f'paused invitation that grants ADMIN (403 "{invitations.START_ADMIN_ERROR}", still paused); '
+                "pausing one is open to both. 409 once it is revoked, expired or fully used.",
                 "security": signed_in,
                 "parameters": [INVITATION_ID],
                 "responses": {
@@ -522,7 +523,13 @@ def _paths() -> dict[str, Any]:
                         "The new state.",
                         _object({"success": {"const": True}, "isActive": {"type": "boolean"}}),
                     ),
-                    **_use("Unauthorized", "Forbidden", "NotFound", "Conflict"),
+                    "403": _answer(
+                        "A cross-site request, a role that may not manage invitations, or a paused ADMIN "
+                        "invitation started by an admin (`fields.role`).",
+                        _ref("FieldErrors"),
+                        {"error": invitations.START_ADMIN_ERROR, "fields": {"role": invitations.START_ADMIN_ERROR}},
+                    ),
+                    **_use("Unauthorized", "NotFound", "Conflict"),
                 },
             }
         },

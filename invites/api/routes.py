@@ -113,8 +113,8 @@ def invalid_invitation(exc: InvalidInvitation):
 
 @bp.errorhandler(invitations.GrantRefused)
 def grant_refused(exc: invitations.GrantRefused):
-    """An admin asked for an invitation that grants ADMIN: 403, with the field that says why."""
-    return jsonify(error=invitations.ADMIN_ROLE_ERROR, fields=field_errors(exc.errors)), 403
+    """An admin asked for (or to start) an invitation that grants ADMIN: 403, with the field that says why."""
+    return jsonify(error=exc.message, fields=field_errors(exc.errors)), 403
 
 
 @bp.errorhandler(RoleRefused)
@@ -256,8 +256,10 @@ def accept_invitation():
 @bp.post("/companies/invitations/<int:invitation_id>/toggle")
 @manager_required
 def toggle_invitation(invitation_id: int):
-    """Pause an active invitation, or start a paused one."""
-    invitation = invitations.set_active(invitation_of_current_company(invitation_id), current_user)
+    """Pause an active invitation, or start a paused one (one that grants ADMIN: OWNER only, else 403)."""
+    invitation = invitations.set_active(
+        invitation_of_current_company(invitation_id), current_user, actor_role=current_membership().role_enum
+    )
     return jsonify(success=True, isActive=invitation.is_active)
 
 

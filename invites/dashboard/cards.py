@@ -36,8 +36,8 @@ class CardView:
     expires_iso: str
     revoked_iso: str | None
     edit_url: str | None
-    toggle_url: str | None  # Pause/Start, and with it Copy Link and the QR code
-    link: str | None  # the invite link (Copy Link)
+    toggle_url: str | None  # Pause/Start (not Start to whoever may not start it: ``may_start``)
+    link: str | None  # the invite link (Copy Link), with the QR code while it can be used
     resend_url: str | None
     revoke_url: str | None
     qr_url: str | None
@@ -64,6 +64,8 @@ class CardViews:
         revoked_at = inv.revoked_at
         # invitations.can_toggle(inv) is "the state is PENDING": the state above, once.
         toggle = pending
+        # Start a paused Admin invitation: an owner only (``may_start``), as for its Edit.
+        offer_toggle = toggle and not (paused and not invitations.may_start(inv, self.viewer_role))
         return CardView(
             state=state.value,
             badge=state.value.lower(),
@@ -74,7 +76,7 @@ class CardViews:
             expires_iso=inv.expires_at.isoformat(),
             revoked_iso=revoked_at.isoformat() if revoked_at else None,
             edit_url=urls.edit(iid) if invitations.can_edit(inv, self.viewer_role, now) else None,
-            toggle_url=urls.set_active(iid) if toggle else None,
+            toggle_url=urls.set_active(iid) if offer_toggle else None,
             link=urls.invite(inv.code) if toggle else None,
             resend_url=urls.resend(iid) if inv.email and pending and not paused else None,
             revoke_url=urls.revoke(iid) if invitations.can_revoke(inv) else None,

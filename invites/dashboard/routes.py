@@ -275,16 +275,22 @@ def create():
 @manager_required
 @page_company_required
 def set_active(invitation_id: int):
-    """Pause (``active=0``) or start (``active=1``) an invitation; answers its card."""
+    """Pause (``active=0``) or start (``active=1``) an invitation; answers its card.
+
+    Only an owner starts an invitation that grants ADMIN: an admin is refused (403,
+    the card as it is; a flash and the list without JavaScript), as for its Edit.
+    """
     invitation = invitation_row_of_current_company(invitation_id)
     form = ToggleForm()
     if not form.validate_on_submit():
         return error_response(400, "Choose whether to pause or start the invitation.")
     active = form.active.data == "1"
     try:
-        invitations.set_active(invitation, current_user, active)
+        invitations.set_active(invitation, current_user, active, actor_role=current_membership().role_enum)
     except invitations.InvitationRefused as refusal:
         return _refused(invitation, refusal)
+    except invitations.GrantRefused as refused:  # an admin starting an Admin invitation
+        return _not_changed(invitation, 403, refused.message)
     verb = "started" if active else "paused"
     return _changed(invitation, f"Invitation {short_code(invitation.code)} {verb}.")
 
