@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from invites.extensions import db
 from invites.models import AuditEvent, Membership, Redemption
 
+from .api_helpers import api_login
+from .conftest import PASSWORD
 from .factories import create_invitation, invitation_row
 
 
@@ -42,3 +44,18 @@ def alert(page: str) -> str | None:
     """The refusal message the invite page shows, if any."""
     match = re.search(r'role="alert">([^<]*)</p>', page)
     return html.unescape(match.group(1).strip()) if match else None
+
+
+def signed_in(app, email: str):
+    """A browser of its own, signed in through the login page."""
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def api_client(app, email: str):
+    """An API client of its own, signed in through the API."""
+    client = app.test_client()
+    api_login(client, email)
+    return client

@@ -20,9 +20,9 @@ from invites.extensions import db
 from invites.invitations import Refusal
 from invites.models import AuditEvent, Company, Invitation, Membership, Redemption, Role, utcnow
 
-from .api_helpers import ACCEPT, CREATE, LIST, VALIDATE, api_login
+from .api_helpers import ACCEPT, CREATE, LIST, VALIDATE
 from .factories import count, create_invitation
-from .invitation_helpers import alert, invitation_row, snapshot
+from .invitation_helpers import alert, api_client, invitation_row, signed_in, snapshot
 
 DASHBOARD = "/dashboard/company"
 CREATE_FORM = "/dashboard/company/invitations"
@@ -42,20 +42,6 @@ def acme(make):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def signed_in(app, email):
-    """A browser of its own, signed in through the login page."""
-    client = app.test_client()
-    response = client.post("/login", data={"email": email, "password": "correct horse battery"})
-    assert response.status_code == 302, text(response)
-    return client
-
-
-def api_client(app, email):
-    client = app.test_client()
-    api_login(client, email)
-    return client
 
 
 def form(**fields):

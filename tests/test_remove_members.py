@@ -19,6 +19,7 @@ from invites.models import AuditEvent, Company, Invitation, Membership, Redempti
 
 from .api_helpers import api_login
 from .factories import count
+from .invitation_helpers import signed_in
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
 PROMOTED = "was made Admin since"
@@ -126,13 +127,6 @@ def world(app, make) -> World:
         ).scalar_one()
         accounts.remove_member(rex, db.session.get(User, owner.id))
     return World(company.id, owner.id, invitation_id, code, users)
-
-
-def signed_in(app, email: str):
-    client = app.test_client()
-    response = client.post("/login", data={"email": email, "password": "correct horse battery"})
-    assert response.status_code == 302
-    return client
 
 
 # --- the domain ------------------------------------------------------------------------

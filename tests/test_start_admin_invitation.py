@@ -20,8 +20,9 @@ from invites.extensions import db
 from invites.masking import short_code
 from invites.models import AuditEvent, Invitation, Role
 
-from .api_helpers import api_login, toggle_path
+from .api_helpers import toggle_path
 from .factories import create_invitation
+from .invitation_helpers import api_client, signed_in
 
 DASHBOARD = "/dashboard/company"
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/dashboard/company"}
@@ -39,20 +40,6 @@ def acme(make):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def signed_in(app, email):
-    """A browser of its own, signed in through the login page."""
-    client = app.test_client()
-    response = client.post("/login", data={"email": email, "password": "correct horse battery"})
-    assert response.status_code == 302, text(response)
-    return client
-
-
-def api_client(app, email):
-    client = app.test_client()
-    api_login(client, email)
-    return client
 
 
 def active_url(invitation_id: int) -> str:
