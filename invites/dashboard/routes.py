@@ -179,6 +179,13 @@ def _refused(invitation: Invitation, refusal: invitations.InvitationRefused):
     return _not_changed(invitation, refusal_status(refusal.reason), refusal.message)
 
 
+# A card the owner-only Admin rule refused to change (an admin's Edit or Start of an Admin
+# invitation) answers htmx 409, like every other refused card: htmx swaps 409 and not 403
+# (base.html's responseHandling), so the card shown becomes the card as it is, without
+# the button, and says why. The API answers the same refusal 403 with ``fields.role``.
+CARD_REFUSED = 409
+
+
 def _not_changed(invitation: Invitation, status: int, reason: str):
     """The card as it really is now with why it was not changed (htmx), or a flash and the list."""
     # Refusals read "This invitation has been revoked"; a field's message ends its own sentence.
@@ -277,8 +284,8 @@ def create():
 def set_active(invitation_id: int):
     """Pause (``active=0``) or start (``active=1``) an invitation; answers its card.
 
-    Only an owner starts an invitation that grants ADMIN: an admin is refused (403,
-    the card as it is; a flash and the list without JavaScript), as for its Edit.
+    Only an owner starts an invitation that grants ADMIN: an admin is refused (409 to
+    htmx, with the card as it is, see ``CARD_REFUSED``; a flash and the list without JavaScript), as for its Edit.
     """
     invitation = invitation_row_of_current_company(invitation_id)
     form = ToggleForm()
@@ -290,7 +297,7 @@ def set_active(invitation_id: int):
     except invitations.InvitationRefused as refusal:
         return _refused(invitation, refusal)
     except invitations.GrantRefused as refused:  # an admin starting an Admin invitation
-        return _not_changed(invitation, 403, refused.message)
+        return _not_changed(invitation, CARD_REFUSED, refused.message)
     verb = "started" if active else "paused"
     return _changed(invitation, f"Invitation {short_code(invitation.code)} {verb}.")
 
@@ -511,7 +518,7 @@ def edit(invitation_id: int):
     if refused is not None:
         return _refused(invitation, refused)
     if not invitations.may_edit(invitation, current_membership().role_enum):
-        return _not_changed(invitation, 403, invitations.ADMIN_ROLE_ERROR)
+        return _not_changed(invitation, CARD_REFUSED, invitations.ADMIN_ROLE_ERROR)
     if request.method == "GET":
         form = EditInvitationForm.for_invitation(invitation)
         form.next.data = _return_to()

@@ -7,10 +7,12 @@ The rules behind them are tested on both databases in ``tests/test_invitation_ed
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from invites import invitations
 from invites.extensions import db
-from invites.models import Company, Invitation
+from invites.models import Company, Invitation, Role
 
 from ..test_dashboard import new_invitation
 from .conftest import log_in
@@ -30,6 +32,12 @@ def stored(app, invitation_id: int) -> Invitation:
         inv = db.session.get(Invitation, invitation_id)
         db.session.expunge(inv)
         return inv
+
+
+def set_columns(app, invitation_id: int, **values) -> None:
+    with app.app_context():
+        db.session.execute(sa.update(Invitation).where(Invitation.id == invitation_id).values(**values))
+        db.session.commit()
 
 
 def mark_page(page) -> None:
@@ -145,3 +153,26 @@ def test_without_javascript_edit_is_a_page_and_pause_all_a_form(new_page, app, a
     expect(page.locator(f"#invitation-{inv.id} .badge-all-paused")).to_be_visible()
     page.get_by_role("button", name="Resume all invitations").click()
     expect(page.get_by_text(BANNER)).to_have_count(0)
+
+
+def test_an_admins_stale_start_of_an_invitation_made_admin_meanwhile_shows_the_card_as_it_is(new_page, app, make):
+    """The owner-only Start: the refused card is swapped in (409), not left stale behind a generic error."""
+    company, owner = make.company("Acme", owner_email="boss@example.com")
+    make.user("admin@example.com", company=company, role=Role.ADMIN)
+    inv = new_invitation(app, company, owner)
+    set_columns(app, inv.id, is_active=False)
+    page = new_page()
+    log_in(page, "admin@example.com")
+    mark_page(page)
+    card = page.locator(f"article#invitation-{inv.id}")
+    start = page.locator(f"#invitation-{inv.id}-toggle")
+    expect(start).to_have_text("Start")
+    set_columns(app, inv.id, role="ADMIN")  # the owner made it an Admin invitation since
+
+    start.click()
+
+    expect(card.locator(".card-message")).to_have_text(invitations.START_ADMIN_ERROR)
+    expect(start).to_have_count(0)
+    expect(card).to_contain_text("ADMIN")
+    assert_not_reloaded(page)
+    assert stored(app, inv.id).is_active is False
