@@ -45,8 +45,11 @@ TOKEN = sa.String(length=64)
 
 def _fill_missing_tokens(dialect: str) -> None:
     if dialect == "postgresql":
+        # gen_random_uuid() draws from a cryptographically strong source (random() does not):
+        # two of them, 64 hex digits, as SQLite's 24 random bytes below are 48.
         op.execute(
-            "UPDATE users SET session_token = md5(random()::text || clock_timestamp()::text || id::text) "
+            "UPDATE users SET session_token = "
+            "replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '') "
             "WHERE session_token IS NULL"
         )
     else:
