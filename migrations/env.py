@@ -102,23 +102,34 @@ def run_migrations_online():
             # works only outside a transaction), rebuild, PRAGMA foreign_key_check, on.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+            # SQLite's DDL is transactional, but Python's sqlite3 driver commits before
+            # it on its own: without that (isolation_level None) and with an explicit BEGIN,
+            # the whole upgrade is one transaction, so a failed migration or the foreign
+            # key check below leaves the database as it was, as on PostgreSQL.
+            driver = connection.connection.driver_connection
+            isolation_level = driver.isolation_level
+            driver.isolation_level = None
+            conf_args = {**conf_args, "transactional_ddl": True}
         try:
             context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
             with context.begin_transaction():
+                if sqlite:
+                    connection.exec_driver_sql("BEGIN")
                 context.run_migrations()
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
-                        # Raising here rolls the migrations back.
+                        # Raising here rolls the whole upgrade back.
                         raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
         finally:
             if sqlite:
-                # The pooled connection goes back to the app with its foreign keys on.
+                # The pooled connection goes back to the app as it came: its driver's own
+                # transaction handling, and foreign keys on.
                 connection.rollback()
+                driver.isolation_level = isolation_level
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
-
 
 if context.is_offline_mode():
     run_migrations_offline()

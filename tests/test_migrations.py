@@ -441,3 +441,55 @@ def test_0010_adds_the_email_state_check_and_not_null_session_tokens_on_both_dat
     # PostgreSQL has had this CHECK since 0007; SQLite only from 0010.
     assert _refused("UPDATE company_invitations SET email_state = 'lost' WHERE id = 1") == (BACKEND == "postgresql")
     assert _refused("UPDATE company_invitations SET role = 'OWNER' WHERE id = 1")
+
+
+BROKEN_MIGRATION = '''"""A migration that breaks a foreign key (test only)."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999_breaks_a_foreign_key"
+down_revision = "{head}"
+
+
+def upgrade():
+    op.create_table("scratch", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute(
+        "INSERT INTO companies (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')"
+    )
+    op.execute(
+        "INSERT INTO memberships (user_id, company_id, role, created_at) "
+        "VALUES (42, 1, 'MEMBER', '2025-01-01 00:00:00')"
+    )
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_an_upgrade_that_fails_leaves_the_database_as_it_was(migrating_app, tmp_path):
+    """One transaction for the whole upgrade, on SQLite too: a migration that breaks a foreign
+    key (SQLite's is checked after the migrations, with foreign keys off during them; PostgreSQL's
+    at once) leaves no table, no row and no version behind."""
+    import shutil
+
+    from alembic.config import Config
+
+    config = Config(str(Path(MIGRATIONS) / "alembic.ini"))
+    config.set_main_option("script_location", MIGRATIONS)
+    (head,) = ScriptDirectory.from_config(config).get_heads()
+    copy = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "versions" / "9999_breaks_a_foreign_key.py").write_text(BROKEN_MIGRATION.format(head=head))
+
+    upgrade(directory=MIGRATIONS)
+    # SQLite: env.py's foreign key check raises, which Flask-Migrate reports and exits 1 on;
+    # PostgreSQL: the INSERT itself.
+    with pytest.raises((SystemExit, sa.exc.IntegrityError)):
+        upgrade(directory=str(copy))
+
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == head
+        assert "scratch" not in sa.inspect(conn).get_table_names()
+        assert conn.execute(sa.text("SELECT count(*) FROM companies")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM memberships")).scalar_one() == 0
