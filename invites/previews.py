@@ -104,8 +104,19 @@ def _preview(values: tuple) -> InvitationPreview:
 
 
 def by_code(code: str) -> InvitationPreview | None:
-    """The invitation with this (well-formed) code, with its company and creator, or None. One statement."""
-    row = db.session.connection().execute(BY_CODE, {"code": code}).first()
+    """The invitation with this (well-formed) code, with its company and creator, or None. One statement.
+
+    Within the request's Session transaction when one is open (it sees what that
+    transaction wrote); otherwise (an anonymous invite page or validate, which
+    touch nothing else) on a connection of its own, sparing the Session's
+    transaction begun and closed around the one read.
+    """
+    registry = db.session.registry
+    if registry.has() and registry().in_transaction():
+        row = db.session.connection().execute(BY_CODE, {"code": code}).first()
+    else:
+        with db.engine.connect() as connection:
+            row = connection.execute(BY_CODE, {"code": code}).first()
     return _preview(tuple(row)) if row is not None else None
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from .. import accounts, invitations, limits
+from .. import accounts, invitations, limits, links
 from ..htmx import render_page_or_fragment
 from ..invitations import InvitationRefused, Refusal
 from ..models import Invitation
@@ -25,7 +25,7 @@ bp = Blueprint("invite", __name__, url_prefix="/invite")
 
 def _page(code: str, invitation: Invitation | None, refused: InvitationRefused | None = None):
     """The invite page (or, for htmx, its ``invite`` block), never stored by any cache."""
-    back_here = url_for(".show", code=code)
+    back_here = links.url_pattern("invite.show", "code")(code)  # url_for(".show", code=code), kept per process
     response = render_page_or_fragment(
         "invite/show.html",
         block="invite",
