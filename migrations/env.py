@@ -131,6 +131,7 @@ def run_migrations_online():
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
 
+
 if context.is_offline_mode():
     run_migrations_offline()
 else:
