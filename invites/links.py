@@ -138,27 +138,12 @@ def fixed_url_for(endpoint: str, **values) -> str:
     (``url_for('static', filename=…)``, fingerprinted by ``security``) is the same
     path on every request with the same script root; every page built the same
     dozen again (base.html), a few microseconds each. Anything else (values, a
-    relative endpoint, ``_external``) goes to ``url_for``, once per request for
-    the same endpoint and values. In debug mode static files are not kept for
-    the process: their fingerprint follows the file.
+    relative endpoint, ``_external``) goes to ``url_for`` as before. In debug
+    mode static files are not kept: their fingerprint follows the file.
     """
     static = endpoint == "static" and values.keys() == {"filename"} and not current_app.debug
-    if not has_request_context():
+    if (values and not static) or endpoint.startswith(".") or not has_request_context():
         return url_for(endpoint, **values)
-    if (values and not static) or endpoint.startswith("."):
-        # The same call gives the same URL all request long: a page that links
-        # twice to one place (base.html's and the invite page's "Log in" with
-        # ?next=) builds it once per request.
-        try:
-            key = (endpoint, *sorted(values.items()))
-            hash(key)
-        except TypeError:  # a list of values, say: built every time
-            return url_for(endpoint, **values)
-        built = request.environ.setdefault("invites.request_urls", {})
-        url = built.get(key)
-        if url is None:
-            url = built[key] = url_for(endpoint, **values)
-        return url
     cache = current_app.extensions.setdefault("invites.fixed_urls", {})
     key = (request.script_root, endpoint, values.get("filename"))
     url = cache.get(key)
